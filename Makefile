@@ -1,0 +1,57 @@
+# HISGuard — two commands do everything: `make run` and `make test`.
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+PG_URL ?= postgres://postgres@127.0.0.1:5432/test
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+
+.PHONY: run test test-sqlite test-postgres lint typecheck bench install migrate demo clean messages
+
+$(BIN)/hisguard: requirements.txt requirements-dev.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	$(BIN)/pip install --quiet --no-deps -e .
+	@touch $@
+
+install: $(BIN)/hisguard
+
+migrate: install
+	$(BIN)/hisguard migrate --noinput
+
+demo: migrate
+	$(BIN)/hisguard demo --if-empty
+
+## make run: set up everything and start web + worker + checker on http://$(HOST):$(PORT)
+run: demo
+	$(BIN)/hisguard up --host $(HOST) --port $(PORT)
+
+## make test: the whole suite on SQLite, then on PostgreSQL, browser tests included
+test: install
+	$(BIN)/ruff check hisguard tests bench
+	$(BIN)/ruff format --check hisguard tests bench
+	$(BIN)/mypy hisguard
+	$(MAKE) test-sqlite
+	$(MAKE) test-postgres
+
+test-sqlite: install
+	$(BIN)/pytest -q
+
+test-postgres: install
+	DATABASE_URL=$(PG_URL) $(BIN)/pytest -q
+
+lint: install
+	$(BIN)/ruff check hisguard tests bench && $(BIN)/ruff format --check hisguard tests bench
+
+typecheck: install
+	$(BIN)/mypy hisguard
+
+bench: demo
+	$(BIN)/python bench/report_storm.py
+
+messages: install
+	cd hisguard && ../$(BIN)/hisguard makemessages -l zh_Hans -l en --no-obsolete && ../$(BIN)/hisguard compilemessages
+
+clean:
+	rm -rf $(VENV) var

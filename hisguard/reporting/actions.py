@@ -1,0 +1,131 @@
+"""Taking a fault report: validate, store, correlate, all before anyone is told "received"."""
+
+from __future__ import annotations
+
+import datetime
+import re
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from hisguard.core import audit
+from hisguard.core.errors import DomainError, NotFound, Throttled
+from hisguard.core.sequences import next_in_sequence
+from hisguard.incidents.actions import attach_report
+from hisguard.organisation.models import REPORTING_KINDS, Asset, Department, InformationSystem
+from hisguard.organisation.topology import area_parents, building_of
+from hisguard.reporting.models import Channel, FaultReport, Symptom
+
+PHONE_RE = re.compile(r"^\+?[0-9][0-9\- ]{2,19}$")
+
+
+@dataclass
+class ReportInput:
+    symptom: str
+    channel: str = Channel.WORKSTATION
+    workstation: Asset | None = None
+    department: Department | None = None
+    system: InformationSystem | None = None
+    text: str = ""
+    contact_phone: str = ""
+    reporter_name: str = ""
+    received_by: object = None
+
+
+def find_workstation(identifier: str | int) -> Asset:
+    """A workstation by hostname or numeric id."""
+    query = Asset.objects.select_related("hospital", "area", "department", "upstream")
+    value = str(identifier).strip()
+    asset = query.filter(hostname__iexact=value).first()
+    if asset is None and value.isdigit():
+        asset = query.filter(pk=int(value)).first()
+    if asset is None or asset.kind not in REPORTING_KINDS or not asset.is_active:
+        raise NotFound(_("Unknown workstation: %(ws)s.") % {"ws": value[:64]}, code="unknown_workstation")
+    return asset
+
+
+def validate(data: ReportInput) -> None:
+    if data.symptom not in Symptom.values:
+        raise DomainError(_("Choose what is wrong (the symptom)."), code="symptom_required")
+    if data.workstation is None and data.department is None:
+        raise DomainError(_("Say which workstation or department is affected."), code="location_required")
+    if len(data.text) > settings.HISGUARD_REPORT_TEXT_MAX:
+        raise DomainError(
+            _("The description is longer than %(max)s characters.")
+            % {"max": settings.HISGUARD_REPORT_TEXT_MAX},
+            code="text_too_long",
+        )
+    if data.symptom == Symptom.OTHER and not data.text.strip():
+        raise DomainError(_("Describe the problem when you choose 'Other'."), code="text_required")
+    if data.contact_phone and not PHONE_RE.match(data.contact_phone):
+        raise DomainError(_("The contact phone must be digits (3 to 20)."), code="bad_phone")
+    if len(data.reporter_name) > 50:
+        raise DomainError(_("The reporter's name is longer than 50 characters."), code="name_too_long")
+    hospital = data.workstation.hospital if data.workstation else data.department.hospital  # type: ignore[union-attr]
+    if data.system is not None and data.system.hospital_id != hospital.pk:
+        raise DomainError(_("That system belongs to another hospital."), code="bad_system")
+
+
+def check_flood(workstation: Asset | None, now: datetime.datetime) -> None:
+    """A stuck key or a script must not drown IT: a workstation may report a few times per window."""
+    if workstation is None:
+        return
+    window = datetime.timedelta(seconds=settings.HISGUARD_REPORT_FLOOD_WINDOW_SECONDS)
+    recent = FaultReport.objects.filter(workstation=workstation, created_at__gte=now - window).count()
+    if recent >= settings.HISGUARD_REPORT_FLOOD_LIMIT:
+        raise Throttled(
+            _(
+                "This workstation has already sent %(count)s reports in the last %(minutes)s minutes; IT has them."
+            )
+            % {"count": recent, "minutes": settings.HISGUARD_REPORT_FLOOD_WINDOW_SECONDS // 60},
+            retry_after=settings.HISGUARD_REPORT_FLOOD_WINDOW_SECONDS,
+        )
+
+
+@transaction.atomic
+def submit_report(data: ReportInput) -> FaultReport:
+    """Store the report and attach it to its incident; committed before the caller answers."""
+    validate(data)
+    now = timezone.now()
+    ws = data.workstation
+    check_flood(ws, now)
+    department = data.department or (ws.department if ws else None)
+    hospital = ws.hospital if ws else department.hospital  # type: ignore[union-attr]
+    area_id = ws.area_id if ws else (department.area_id if department else None)
+    access_switch = (
+        ws.upstream if ws and ws.upstream and ws.upstream.kind == Asset.Kind.ACCESS_SWITCH else None
+    )
+    day = timezone.localtime(now).date()
+    report = FaultReport.objects.create(
+        hospital=hospital,
+        tracking_number=f"{day:%y%m%d}{next_in_sequence('report', day):04d}",
+        channel=data.channel,
+        workstation=ws,
+        department=department,
+        area_id=area_id,
+        building_id=building_of(area_id, area_parents(hospital)) if area_id else None,
+        access_switch=access_switch,
+        system=data.system,
+        symptom=data.symptom,
+        text=data.text.strip(),
+        contact_phone=data.contact_phone.strip(),
+        reporter_name=data.reporter_name.strip(),
+        received_by=data.received_by if getattr(data.received_by, "is_authenticated", False) else None,
+        created_at=now,
+    )
+    incident = attach_report(report, now=now)
+    audit.record("report.submit", report, incident=incident.number, channel=data.channel)
+    return report
+
+
+def systems_offered(workstation: Asset) -> tuple[list[InformationSystem], list[InformationSystem]]:
+    """The systems this workstation's department uses first, then the rest of the hospital's."""
+    systems = list(
+        InformationSystem.objects.filter(hospital=workstation.hospital).prefetch_related("departments")
+    )
+    mine = [s for s in systems if workstation.department_id in {d.pk for d in s.departments.all()}]
+    others = [s for s in systems if s not in mine]
+    return mine, others

@@ -7,7 +7,7 @@ from django.utils.translation import gettext_lazy as _
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
-from hisguard.core.errors import DomainError, Throttled, bilingual
+from hisguard.core.errors import DomainError, Throttled, bilingual, interpolate
 from hisguard.incidents.api import router as incidents_router
 from hisguard.organisation.api import router as organisation_router
 from hisguard.reporting.api import router as reporting_router
@@ -39,9 +39,9 @@ def validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse
     fields = [
         ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "payload")) for err in exc.errors
     ]
-    message = _("The request is not valid: check the fields %(fields)s.") % {
-        "fields": ", ".join(fields) or "-"
-    }
+    message = interpolate(
+        _("The request is not valid: check the fields %(fields)s."), {"fields": ", ".join(fields) or "-"}
+    )
     return error_response(request, 422, "invalid_request", message, fields=exc.errors)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from django.utils.translation import gettext_lazy as _
@@ -95,10 +96,10 @@ TEMPLATES = [
 ]
 
 
-def _database_config() -> dict:
+def _database_config() -> dict[str, Any]:
     url = os.environ.get("DATABASE_URL")
     if url:
-        config = dj_database_url.parse(url, conn_max_age=env_int("DB_CONN_MAX_AGE", 60))
+        config: dict[str, Any] = dict(dj_database_url.parse(url, conn_max_age=env_int("DB_CONN_MAX_AGE", 60)))
     else:
         config = {"ENGINE": "django.db.backends.sqlite3", "NAME": str(VAR_DIR / "hisguard.sqlite3")}
     if config["ENGINE"] == "django.db.backends.sqlite3":

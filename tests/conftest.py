@@ -21,6 +21,12 @@ from hisguard.organisation.models import Area, Asset, Department, Hospital, Info
 PASSWORD = "test-pass-123"
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """Real hashing costs ~0.3 s per user; tests make many users and prove nothing with it."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @dataclass
 class TinyHospital:
     hospital: Hospital

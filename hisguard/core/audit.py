@@ -34,7 +34,10 @@ class Actor:
     ip: str | None = None
 
 
-_current_actor: contextvars.ContextVar[Actor] = contextvars.ContextVar("hisguard_actor", default=Actor())
+_current_actor: contextvars.ContextVar[Actor] = contextvars.ContextVar(
+    "hisguard_actor",
+    default=Actor(),  # noqa: B039 - Actor is a frozen dataclass
+)
 
 
 def current_actor() -> Actor:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.utils import translation
-from django.utils.functional import Promise
+from django.utils.functional import Promise, lazy
 
 
 def bilingual(message: str | Promise) -> dict[str, str]:
@@ -46,3 +46,12 @@ class Throttled(DomainError):
 class Forbidden(DomainError):
     status = 403
     code = "forbidden"
+
+
+def _interpolate(template: str | Promise, params: dict) -> str:
+    return str(template) % params
+
+
+# `_("… %(x)s") % {...}` translates at once, in whatever language is active then; an error
+# message must stay lazy so `bilingual` can render it in both languages.
+interpolate = lazy(_interpolate, str)

@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _g
 from django.utils.translation import gettext_lazy as _
 
 from hisguard.core import audit
-from hisguard.core.errors import DomainError
+from hisguard.core.errors import DomainError, interpolate
 from hisguard.core.sequences import next_in_sequence
 from hisguard.incidents import gbt, timeline
 from hisguard.incidents.classification import classify
@@ -260,8 +260,10 @@ def change_status(incident: Incident, new_status: str, *, user=None, message: st
         raise DomainError(_("The incident is already in that status."), code="conflict", status=409)
     if new_status not in TRANSITIONS[old]:
         raise DomainError(
-            _("An incident cannot go from %(old)s to %(new)s.")
-            % {"old": Status(old).label, "new": Status(new_status).label},
+            interpolate(
+                _("An incident cannot go from %(old)s to %(new)s."),
+                {"old": Status(old).label, "new": Status(new_status).label},
+            ),
             code="conflict",
             status=409,
         )

@@ -1,4 +1,3 @@
-from __future__ import annotations
 
 import datetime
 
@@ -10,7 +9,7 @@ from ninja import Field, Query, Router, Schema, Status
 from ninja.pagination import LimitOffsetPagination, paginate
 
 from hisguard.core.api_auth import API_AUTH, require
-from hisguard.core.errors import DomainError, NotFound
+from hisguard.core.errors import DomainError, NotFound, interpolate
 from hisguard.incidents import actions
 from hisguard.incidents.classification import describe
 from hisguard.incidents.models import OPEN_STATUSES, Incident, IncidentAsset
@@ -192,7 +191,7 @@ def _asset(identifier: str) -> Asset:
     if asset is None and value.isdigit():
         asset = Asset.objects.filter(pk=int(value)).first()
     if asset is None:
-        raise NotFound(_("Unknown asset: %(asset)s.") % {"asset": value[:64]})
+        raise NotFound(interpolate(_("Unknown asset: %(asset)s."), {"asset": value[:64]}))
     return asset
 
 

@@ -41,7 +41,7 @@ class MaintenanceForm(forms.Form):
 
     def __init__(self, *args, assets=None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["asset"].queryset = assets if assets is not None else Asset.objects.all()
+        self.fields["asset"].queryset = assets if assets is not None else Asset.objects.all()  # type: ignore[attr-defined]
 
 
 class AssetDownForm(forms.Form):

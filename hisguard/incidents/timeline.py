@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from django.utils import timezone
@@ -58,10 +59,8 @@ def headline(entry: TimelineEntry) -> str:
         if isinstance(value, dict) and "code" in value:
             data[key] = describe(value)
     text = str(template) if template is not None else entry.kind
-    try:
+    with contextlib.suppress(KeyError, TypeError, ValueError):
         text = text % _display_values(entry.kind, data)
-    except (KeyError, TypeError, ValueError):
-        pass
     reasons = [describe(reason) for reason in data.get("reasons", [])]
     if reasons:
         text += " (" + "; ".join(reasons) + ")"

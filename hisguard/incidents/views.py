@@ -212,7 +212,7 @@ def asset_down(request: HttpRequest) -> HttpResponse:
     form = AssetDownForm(request.POST)
     if not form.is_valid():
         for error in form.errors.get("asset", []):
-            messages.error(request, error)
+            messages.error(request, str(error))
         return redirect("console")
     incident = actions.mark_asset_down(form.cleaned_data["asset"], note=form.cleaned_data["note"])
     return redirect("incident-detail", incident.pk)

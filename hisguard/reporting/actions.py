@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import re
+from typing import Any
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -12,7 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from hisguard.core import audit
-from hisguard.core.errors import DomainError, NotFound, Throttled
+from hisguard.core.errors import DomainError, NotFound, Throttled, interpolate
 from hisguard.core.sequences import next_in_sequence
 from hisguard.incidents.actions import attach_report
 from hisguard.organisation.models import REPORTING_KINDS, Asset, Department, InformationSystem
@@ -32,7 +33,7 @@ class ReportInput:
     text: str = ""
     contact_phone: str = ""
     reporter_name: str = ""
-    received_by: object = None
+    received_by: Any = None
 
 
 def find_workstation(identifier: str | int) -> Asset:
@@ -43,7 +44,9 @@ def find_workstation(identifier: str | int) -> Asset:
     if asset is None and value.isdigit():
         asset = query.filter(pk=int(value)).first()
     if asset is None or asset.kind not in REPORTING_KINDS or not asset.is_active:
-        raise NotFound(_("Unknown workstation: %(ws)s.") % {"ws": value[:64]}, code="unknown_workstation")
+        raise NotFound(
+            interpolate(_("Unknown workstation: %(ws)s."), {"ws": value[:64]}), code="unknown_workstation"
+        )
     return asset
 
 
@@ -77,10 +80,12 @@ def check_flood(workstation: Asset | None, now: datetime.datetime) -> None:
     recent = FaultReport.objects.filter(workstation=workstation, created_at__gte=now - window).count()
     if recent >= settings.HISGUARD_REPORT_FLOOD_LIMIT:
         raise Throttled(
-            _(
-                "This workstation has already sent %(count)s reports in the last %(minutes)s minutes; IT has them."
-            )
-            % {"count": recent, "minutes": settings.HISGUARD_REPORT_FLOOD_WINDOW_SECONDS // 60},
+            interpolate(
+                _(
+                    "This workstation has already sent %(count)s reports in the last %(minutes)s minutes; IT has them."
+                ),
+                {"count": recent, "minutes": settings.HISGUARD_REPORT_FLOOD_WINDOW_SECONDS // 60},
+            ),
             retry_after=settings.HISGUARD_REPORT_FLOOD_WINDOW_SECONDS,
         )
 

@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from ninja import Router, Schema, Status
 
 from hisguard.core.api_auth import API_AUTH, ReportTokenOrApiTokenAuth, WorkstationPrincipal, require
-from hisguard.core.errors import DomainError, Forbidden, NotFound
+from hisguard.core.errors import DomainError, Forbidden, NotFound, interpolate
 from hisguard.organisation.models import InformationSystem
 from hisguard.reporting.actions import ReportInput, find_workstation, submit_report
 from hisguard.reporting.models import Channel, FaultReport
@@ -48,7 +48,9 @@ def find_system(hospital, value: str | None) -> InformationSystem | None:
     if system is None and value.strip().isdigit():
         system = query.filter(pk=int(value)).first()
     if system is None:
-        raise NotFound(_("Unknown system: %(system)s.") % {"system": value[:32]}, code="unknown_system")
+        raise NotFound(
+            interpolate(_("Unknown system: %(system)s."), {"system": value[:32]}), code="unknown_system"
+        )
     return system
 
 

@@ -28,7 +28,7 @@ class ReportForm(forms.Form):
     def __init__(self, *args, systems=None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         if systems is not None:
-            self.fields["system"].queryset = systems
+            self.fields["system"].queryset = systems  # type: ignore[attr-defined]
 
 
 class IntakeForm(ReportForm):

@@ -68,6 +68,6 @@ class Command(BaseCommand):
         self.stdout.write(f"\nHISGuard 医院信息系统应急响应平台 — http://{host}:{port}/")
         self.stdout.write(f"Database: {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}")
         self.stdout.write(f"Demo logins (password {DEMO_PASSWORD}):")
-        for username, role in DEMO_LOGINS:
-            self.stdout.write(f"  {username:<10} {role}")
+        for login in DEMO_LOGINS:
+            self.stdout.write(f"  {login.username:<10} {login.description}")
         self.stdout.write("Press Ctrl+C to stop.\n")

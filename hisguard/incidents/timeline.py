@@ -58,7 +58,7 @@ def headline(entry: TimelineEntry) -> str:
     for key, value in list(data.items()):
         if isinstance(value, dict) and "code" in value:
             data[key] = describe(value)
-    text = str(template) if template is not None else entry.kind
+    text = str(template) if template is not None else str(Kind(entry.kind).label)
     with contextlib.suppress(KeyError, TypeError, ValueError):
         text = text % _display_values(entry.kind, data)
     reasons = [describe(reason) for reason in data.get("reasons", [])]

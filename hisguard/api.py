@@ -10,6 +10,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from hisguard.core.errors import DomainError, Throttled, bilingual, interpolate
 from hisguard.incidents.api import router as incidents_router
 from hisguard.organisation.api import router as organisation_router
+from hisguard.paging.api import router as paging_router
 from hisguard.reporting.api import router as reporting_router
 
 api = NinjaAPI(
@@ -67,3 +68,4 @@ def not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
 api.add_router("/reports", reporting_router)
 api.add_router("/incidents", incidents_router)
 api.add_router("/", organisation_router)
+api.add_router("/", paging_router)

@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "hisguard.organisation",
     "hisguard.reporting",
     "hisguard.incidents",
+    "hisguard.paging",
 ]
 
 MIDDLEWARE = [
@@ -139,6 +140,7 @@ USE_TZ = True
 TIME_ZONE = env_str("HISGUARD_TIME_ZONE", "Asia/Shanghai")
 
 STATIC_URL = "/static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]  # the project's own CSS and vendored htmx
 STATIC_ROOT = Path(env_str("STATIC_ROOT", str(VAR_DIR / "static")))
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STORAGES = {
@@ -168,3 +170,31 @@ HISGUARD_REPORT_FLOOD_WINDOW_SECONDS = env_int("HISGUARD_REPORT_FLOOD_WINDOW_SEC
 HISGUARD_REPORT_TEXT_MAX = 2000
 
 HISGUARD_TITLE = _("HISGuard")
+
+# Notifications (paging). Email goes to the hospital's SMTP server when EMAIL_HOST is set;
+# otherwise into files under var/mail, so a demo shows every message without a mail server.
+EMAIL_HOST = env_str("EMAIL_HOST", "")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "hisguard@localhost")
+if EMAIL_HOST:
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    EMAIL_FILE_PATH = str(VAR_DIR / "mail")
+HISGUARD_CHANNEL_TIMEOUT_SECONDS = env_int("HISGUARD_CHANNEL_TIMEOUT_SECONDS", 10)
+HISGUARD_SMS_GATEWAY_URL = env_str("HISGUARD_SMS_GATEWAY_URL", "")
+HISGUARD_GAMMU_CONFIG = env_str("HISGUARD_GAMMU_CONFIG", "")
+HISGUARD_ACK_LINK_HOURS = env_int("HISGUARD_ACK_LINK_HOURS", 24)
+# Storm control: past this many messages to one person within the window, bundle the rest.
+HISGUARD_STORM_LIMIT = env_int("HISGUARD_STORM_LIMIT", 3)
+HISGUARD_STORM_WINDOW_SECONDS = env_int("HISGUARD_STORM_WINDOW_SECONDS", 300)
+HISGUARD_DIGEST_HOLD_SECONDS = env_int("HISGUARD_DIGEST_HOLD_SECONDS", 60)
+HISGUARD_DELIVERY_MAX_ATTEMPTS = env_int("HISGUARD_DELIVERY_MAX_ATTEMPTS", 4)
+HISGUARD_DELIVERY_BACKOFF_SECONDS = env_int("HISGUARD_DELIVERY_BACKOFF_SECONDS", 5)
+HISGUARD_DELIVERY_BACKOFF_CAP_SECONDS = env_int("HISGUARD_DELIVERY_BACKOFF_CAP_SECONDS", 300)
+HISGUARD_WORKER_POLL_SECONDS = float(env_str("HISGUARD_WORKER_POLL_SECONDS", "0.25"))
+HISGUARD_WORKER_LEASE_SECONDS = env_int("HISGUARD_WORKER_LEASE_SECONDS", 120)

@@ -11,4 +11,5 @@ urlpatterns = [
     path("", include("hisguard.reporting.urls")),
     path("", include("hisguard.incidents.urls")),
     path("", include("hisguard.organisation.urls")),
+    path("", include("hisguard.paging.urls")),
 ]

@@ -20,11 +20,22 @@ from django.apps import apps
 from django.db import models
 from django.db.models.signals import post_delete, post_save
 
-AUDITED_APPS = {"organisation", "reporting", "incidents", "core"}
+AUDITED_APPS = {"organisation", "reporting", "incidents", "core", "paging"}
 # Fields never copied into the log: credentials would otherwise leak to auditors.
-SECRET_FIELDS = {"report_token", "token_hash", "password", "status_token"}
+SECRET_FIELDS = {"report_token", "token_hash", "password", "status_token", "feed_token"}
 # Records that are themselves the log, or pure bookkeeping.
-UNAUDITED_MODELS = {"core.auditlog", "core.sequence", "incidents.timelineentry"}
+UNAUDITED_MODELS = {
+    "core.auditlog",
+    "core.sequence",
+    "incidents.timelineentry",
+    # The outbox and its bookkeeping are logs of their own (delivery log, timeline).
+    "paging.notification",
+    "paging.delivery",
+    "paging.deliveryattempt",
+    "paging.workerheartbeat",
+    "paging.acktoken",
+    "paging.escalationrun",
+}
 
 
 @dataclass(frozen=True)

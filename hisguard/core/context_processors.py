@@ -13,6 +13,7 @@ def navigation(request: HttpRequest) -> dict:
             "intake": user.has_perm("reporting.add_faultreport"),
             "organisation": user.has_perm("organisation.view_department"),
             "audit": user.has_perm("core.view_auditlog"),
+            "paging": user.has_perm("paging.view_dutyroster"),
             "admin": user.is_staff,
         }
     }

@@ -37,7 +37,24 @@ _CHANGE_ORGANISATION = [
     for verb in ("add", "change", "delete")
     for model in ("hospital", "area", "department", "asset", "informationsystem", "person")
 ] + ["incidents.change_classificationpolicy", "incidents.view_classificationpolicy"]
-_VIEW_INCIDENTS = ["incidents.view_incident", "reporting.view_faultreport", "incidents.view_maintenancelog"]
+_VIEW_INCIDENTS = [
+    "incidents.view_incident",
+    "reporting.view_faultreport",
+    "incidents.view_maintenancelog",
+    "paging.view_dutyroster",
+    "paging.view_escalationpolicy",
+    "paging.view_notification",
+    "paging.view_delivery",
+]
+_CHANGE_PAGING = [
+    f"paging.{verb}_{model}"
+    for verb in ("add", "change", "delete", "view")
+    for model in (
+        "dutyroster", "rosterlayer", "rostermember", "rosteroverride", "escalationpolicy", "escalationstep",
+        "steptarget", "contactmethod",
+    )
+]
+_SWAP_SHIFTS = ["paging.add_rosteroverride", "paging.change_rosteroverride", "paging.view_rosteroverride"]
 _TRIAGE = [
     "incidents.triage_incident",  # confirm, notes, feedback, status of class III, attach reports
     "reporting.add_faultreport",  # phone intake
@@ -46,14 +63,15 @@ _TRIAGE = [
 ]
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
-    NETWORK_ADMIN: _VIEW_ORGANISATION + _VIEW_INCIDENTS + _TRIAGE,
+    NETWORK_ADMIN: _VIEW_ORGANISATION + _VIEW_INCIDENTS + _TRIAGE + _SWAP_SHIFTS,
     IT_HEAD: _VIEW_ORGANISATION
     + _CHANGE_ORGANISATION
     + _VIEW_INCIDENTS
     + _TRIAGE
+    + _CHANGE_PAGING
     + ["incidents.classify_incident", "incidents.command_incident", "core.view_auditlog"],
     LEADERSHIP: _VIEW_ORGANISATION + _VIEW_INCIDENTS + ["incidents.command_incident"],
-    EMERGENCY_OFFICE: _VIEW_ORGANISATION + _CHANGE_ORGANISATION + _VIEW_INCIDENTS,
+    EMERGENCY_OFFICE: _VIEW_ORGANISATION + _CHANGE_ORGANISATION + _VIEW_INCIDENTS + _CHANGE_PAGING,
     AUDITOR: _VIEW_ORGANISATION + _VIEW_INCIDENTS + ["core.view_auditlog"],
     ADMIN: [],  # administrators are superusers; the group only names them
 }

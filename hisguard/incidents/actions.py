@@ -18,7 +18,7 @@ from django.utils.translation import gettext_lazy as _
 from hisguard.core import audit
 from hisguard.core.errors import DomainError, interpolate
 from hisguard.core.sequences import next_in_sequence
-from hisguard.incidents import gbt, timeline
+from hisguard.incidents import gbt, signals, timeline
 from hisguard.incidents.classification import classify
 from hisguard.incidents.evidence import gather, thresholds_for
 from hisguard.incidents.models import (
@@ -69,6 +69,8 @@ def _new_incident(
         is_drill=is_drill,
     )
     timeline.add(incident, Kind.OPENED, data={"level": incident.hospital_class}, at=now)
+    # Its first class is announced once, after the evidence that opened it is classified.
+    incident.just_opened = True  # type: ignore[attr-defined]
     return incident
 
 
@@ -120,7 +122,17 @@ def attach_report(report, *, now: datetime.datetime | None = None) -> Incident:
         incident = _new_incident(report.hospital, report_title(report), now)
     _link_report(incident, report, now)
     reclassify_from_evidence(incident, now)
+    _announce_if_new(incident, now)
     return incident
+
+
+def _announce_if_new(incident: Incident, now: datetime.datetime) -> None:
+    """A new incident starts the escalation of its class (after its first classification)."""
+    if getattr(incident, "just_opened", False):
+        incident.just_opened = False  # type: ignore[attr-defined]
+        signals.incident_class_raised.send(
+            sender=Incident, incident=incident, old_class=None, new_class=incident.hospital_class, now=now
+        )
 
 
 def _link_report(incident: Incident, report, now: datetime.datetime) -> None:
@@ -170,6 +182,10 @@ def reclassify_from_evidence(incident: Incident, now: datetime.datetime) -> None
             at=now,
         )
         audit.record("incident.classify", incident, old=old, new=result.level, basis="evidence")
+        if not getattr(incident, "just_opened", False):
+            signals.incident_class_raised.send(
+                sender=Incident, incident=incident, old_class=old, new_class=result.level, now=now
+            )
     elif not incident.class_reasons:
         incident.class_reasons = [r.as_json() for r in result.reasons if r.level == result.level]
         incident.save(update_fields=["class_reasons"])
@@ -228,6 +244,7 @@ def mark_asset_down(asset: Asset, *, note: str = "", now: datetime.datetime | No
     )
     audit.record("asset.down", asset, incident=incident.number, note=note)
     reclassify_from_evidence(incident, now)
+    _announce_if_new(incident, now)
     return incident
 
 
@@ -300,6 +317,9 @@ def change_status(incident: Incident, new_status: str, *, user=None, message: st
         incident, Kind.STATUS, data={"old": old, "new": new_status}, text=message, public=public, at=now
     )
     audit.record("incident.status", incident, old=old, new=new_status, message=message)
+    signals.incident_status_changed.send(
+        sender=Incident, incident=incident, old_status=old, new_status=new_status, user=user, message=message, now=now
+    )
     return incident
 
 
@@ -326,7 +346,10 @@ def set_class(incident: Incident, level: int, *, reason: str, user=None) -> Inci
     incident.save(update_fields=["hospital_class", "class_reasons"])
     timeline.add(incident, Kind.CLASS, data={"old": old, "new": level}, text=reason)
     audit.record("incident.classify", incident, old=old, new=level, basis="manual", reason=reason)
-    _refresh_grade(incident, timezone.now())
+    now = timezone.now()
+    _refresh_grade(incident, now)
+    if level < old:
+        signals.incident_class_raised.send(sender=Incident, incident=incident, old_class=old, new_class=level, now=now)
     return incident
 
 
@@ -359,6 +382,8 @@ def add_note(incident: Incident, text: str, *, public: bool = False) -> Timeline
         raise DomainError(_("The message is longer than 4000 characters."))
     entry = timeline.add(incident, Kind.FEEDBACK if public else Kind.NOTE, text=text, public=public)
     audit.record("incident.feedback" if public else "incident.note", incident, text=text)
+    if public:
+        signals.incident_feedback.send(sender=Incident, incident=incident, message=text, now=entry.at)
     return entry
 
 
@@ -420,4 +445,5 @@ def open_incident_for(report) -> Incident:
     incident = _new_incident(report.hospital, report_title(report), now)
     _link_report(incident, report, now)
     reclassify_from_evidence(incident, now)
+    _announce_if_new(incident, now)
     return incident

@@ -95,6 +95,7 @@ class Incident(models.Model):
     confirmed_at = models.DateTimeField(_("confirmed"), null=True, blank=True)
     resolved_at = models.DateTimeField(_("resolved"), null=True, blank=True)
     closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
+    expected_recovery_at = models.DateTimeField(_("expected recovery"), null=True, blank=True)
     systems = models.ManyToManyField(
         InformationSystem, blank=True, related_name="incidents", verbose_name=_("affected systems")
     )

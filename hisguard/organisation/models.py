@@ -277,6 +277,9 @@ class Person(models.Model):
         related_name="person",
         verbose_name=_("login"),
     )
+    language = models.CharField(
+        _("message language"), max_length=8, choices=settings.LANGUAGES, default=settings.LANGUAGE_CODE
+    )
     is_active = models.BooleanField(_("active"), default=True)
 
     class Meta:

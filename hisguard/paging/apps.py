@@ -1,0 +1,11 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class PagingConfig(AppConfig):
+    name = "hisguard.paging"
+    label = "paging"
+    verbose_name = _("Paging and notifications")
+
+    def ready(self) -> None:
+        from hisguard.paging import receivers  # noqa: F401 - connects the signal receivers

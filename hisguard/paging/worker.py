@@ -1,0 +1,208 @@
+"""The delivery side of the outbox, and the loop `hisguard worker` runs.
+
+Claiming uses SELECT … FOR UPDATE SKIP LOCKED (PostgreSQL), so any number of workers share
+the work and none takes a row another holds; on SQLite one worker runs. A claimed delivery
+is marked `sending` with a lease before anything leaves the machine; a worker that dies
+mid-send leaves the lease to expire and the delivery is sent again with the same
+idempotency key, which the peer uses to recognise the repeat.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import os
+import socket
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import close_old_connections, transaction
+from django.db.models import F, Q
+from django.utils import timezone, translation
+
+from hisguard.incidents import timeline
+from hisguard.incidents.models import TimelineEntry
+from hisguard.paging import messages
+from hisguard.paging.actions import ack_url_for, contact_methods, process_due_escalations
+from hisguard.paging.channels import Outgoing, SendError, send
+from hisguard.paging.models import Delivery, DeliveryAttempt, Notification, WorkerHeartbeat
+
+log = logging.getLogger("hisguard.worker")
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+@dataclass
+class Job:
+    delivery_id: int
+    channel: str
+    message: Outgoing
+
+
+@dataclass
+class Outcome:
+    delivery_id: int
+    ok: bool
+    detail: str
+    retryable: bool
+    duration_ms: int
+
+
+def claim(now: datetime.datetime, limit: int) -> list[int]:
+    lease = now + datetime.timedelta(seconds=settings.HISGUARD_WORKER_LEASE_SECONDS)
+    with transaction.atomic():
+        ids = list(
+            Delivery.objects.select_for_update(skip_locked=True)
+            .filter(
+                Q(state=Delivery.State.QUEUED, next_attempt_at__lte=now)
+                | Q(state=Delivery.State.SENDING, lease_until__lt=now)  # its worker died
+            )
+            .order_by("next_attempt_at", "id")
+            .values_list("id", flat=True)[:limit]
+        )
+        if ids:
+            Delivery.objects.filter(pk__in=ids).update(
+                state=Delivery.State.SENDING, lease_until=lease, attempts=F("attempts") + 1
+            )
+    return ids
+
+
+def prepare(delivery_id: int) -> Job:
+    """Everything that needs the database, done before the network part."""
+    delivery = Delivery.objects.select_related("notification__incident", "notification__person").get(pk=delivery_id)
+    notification = delivery.notification
+    subject, body = notification.subject, notification.body
+    if notification.kind == Notification.Kind.DIGEST:
+        items = list(notification.bundled.order_by("created_at"))
+        subject, body = messages.digest_message(items, notification.language)
+    ack_url = ""
+    if notification.kind == Notification.Kind.ESCALATION and notification.incident_id:
+        ack_url = ack_url_for(notification)
+    return Job(
+        delivery.pk,
+        delivery.channel,
+        Outgoing(
+            address=delivery.address,
+            subject=subject,
+            body=body,
+            idempotency_key=str(delivery.idempotency_key),
+            urgency=notification.urgency,
+            ack_url=ack_url,
+        ),
+    )
+
+
+def attempt(job: Job) -> Outcome:
+    """The network part: runs in a thread, touches no database."""
+    started = time.monotonic()
+    try:
+        send(job.channel, job.message)
+    except SendError as exc:
+        return Outcome(job.delivery_id, False, str(exc), exc.retryable, int((time.monotonic() - started) * 1000))
+    except Exception as exc:  # noqa: BLE001 - a channel bug must not kill the worker
+        log.exception("channel %s crashed", job.channel)
+        return Outcome(job.delivery_id, False, f"{type(exc).__name__}: {exc}", True, int((time.monotonic() - started) * 1000))
+    return Outcome(job.delivery_id, True, "", False, int((time.monotonic() - started) * 1000))
+
+
+def backoff(attempts: int) -> datetime.timedelta:
+    seconds = settings.HISGUARD_DELIVERY_BACKOFF_SECONDS * 2 ** max(attempts - 1, 0)
+    return datetime.timedelta(seconds=min(seconds, settings.HISGUARD_DELIVERY_BACKOFF_CAP_SECONDS))
+
+
+@transaction.atomic
+def record(outcome: Outcome, worker: str) -> None:
+    now = timezone.now()
+    delivery = Delivery.objects.select_for_update().select_related("notification").get(pk=outcome.delivery_id)
+    DeliveryAttempt.objects.create(
+        delivery=delivery, at=now, ok=outcome.ok, detail=outcome.detail[:2000], duration_ms=outcome.duration_ms,
+        worker=worker,
+    )
+    notification = delivery.notification
+    delivery.lease_until = None
+    if outcome.ok:
+        delivery.state, delivery.sent_at, delivery.last_error = Delivery.State.SENT, now, ""
+        delivery.save(update_fields=["state", "sent_at", "last_error", "lease_until"])
+        if notification.state in (Notification.State.PENDING, Notification.State.CANCELLED):
+            notification.state = Notification.State.SENT
+            notification.save(update_fields=["state"])
+        return
+    delivery.last_error = outcome.detail[:2000]
+    if outcome.retryable and delivery.attempts < settings.HISGUARD_DELIVERY_MAX_ATTEMPTS:
+        delivery.state, delivery.next_attempt_at = Delivery.State.QUEUED, now + backoff(delivery.attempts)
+        delivery.save(update_fields=["state", "next_attempt_at", "last_error", "lease_until"])
+        return
+    delivery.state = Delivery.State.FAILED
+    delivery.save(update_fields=["state", "last_error", "lease_until"])
+    _fall_back(notification, now)
+
+
+def _fall_back(notification: Notification, now: datetime.datetime) -> None:
+    """This channel gave up: the person's next channel takes over, or the failure is shown."""
+    if notification.person is not None:
+        tried = set(notification.deliveries.values_list("contact_method_id", flat=True))
+        for method in contact_methods(notification.person):
+            if method.pk not in tried:
+                Delivery.objects.create(
+                    notification=notification, contact_method=method, channel=method.channel,
+                    address=method.address, next_attempt_at=now,
+                )
+                return
+    notification.state = Notification.State.FAILED
+    notification.save(update_fields=["state"])
+    if notification.incident_id:
+        with translation.override(settings.LANGUAGE_CODE):
+            who = notification.person.name if notification.person else notification.recipient
+        timeline.add(
+            notification.incident, TimelineEntry.Kind.NOTIFICATION,
+            data={"event": "failed", "people": [who], "count": 1}, at=now,
+        )
+
+
+class Worker:
+    def __init__(self, *, batch: int = 50, threads: int = 8, name: str | None = None) -> None:
+        self.batch = batch
+        self.name = name or worker_name()
+        self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="deliver")
+        self.processed = 0
+        self._last_beat = 0.0
+
+    def run_once(self) -> int:
+        """One pass: due escalation steps, then due deliveries. Returns the work done."""
+        now = timezone.now()
+        work = process_due_escalations(now, worker=self.name)
+        ids = claim(now, self.batch)
+        if ids:
+            jobs = [prepare(delivery_id) for delivery_id in ids]
+            for outcome in self.pool.map(attempt, jobs):
+                record(outcome, self.name)
+            work += len(ids)
+        self.processed += work
+        self._heartbeat()
+        return work
+
+    def _heartbeat(self) -> None:
+        if time.monotonic() - self._last_beat < 5:
+            return
+        self._last_beat = time.monotonic()
+        WorkerHeartbeat.objects.update_or_create(
+            name=self.name, defaults={"last_seen": timezone.now(), "processed": self.processed}
+        )
+
+    def run_forever(self, stop) -> None:
+        log.info("worker %s started", self.name)
+        while not stop():
+            close_old_connections()
+            try:
+                busy = self.run_once()
+            except Exception:
+                log.exception("worker pass failed; retrying")
+                busy = 0
+            if not busy:
+                time.sleep(settings.HISGUARD_WORKER_POLL_SECONDS)
+        self.pool.shutdown(wait=True)
+        log.info("worker %s stopped", self.name)

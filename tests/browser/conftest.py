@@ -1,0 +1,184 @@
+"""Browser tests: Debian's chromium driven by Playwright's sync API against pytest-django's live server.
+
+One chromium per session, a fresh context (cookies, storage) per actor per test. Every context
+sends ``Accept-Language: zh-CN`` like a ward PC in China, so pages come up in Chinese unless
+someone picks another language. Nothing here sleeps: Playwright's expectations auto-wait, and
+htmx polls are triggered by hand (``htmx.ajax``) instead of waiting 5–15 s for them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+# Playwright's sync API runs an event loop in this thread; Django would otherwise refuse the
+# ORM calls the tests make between browser steps.
+os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+
+from hisguard.organisation.models import Asset
+
+from ..conftest import PASSWORD, make_actor
+
+CHROMIUM = os.environ.get("HISGUARD_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+TIMEOUT_MS = 5_000
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+expect.set_options(timeout=TIMEOUT_MS)
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings) -> None:
+    """Logging in through the form hashes the password; PBKDF2's cost buys nothing here."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"no chromium at {CHROMIUM}")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def new_context(browser: Browser, live_server) -> Iterator[Callable[..., BrowserContext]]:
+    """Open a context (one person at one PC); all are closed when the test ends."""
+    contexts: list[BrowserContext] = []
+
+    def open_context(**kwargs) -> BrowserContext:
+        options = {
+            "base_url": live_server.url,
+            "locale": "zh-CN",
+            "timezone_id": "Asia/Shanghai",
+            "viewport": {"width": 1280, "height": 900},
+        }
+        options.update(kwargs)
+        context = browser.new_context(**options)
+        context.set_default_timeout(TIMEOUT_MS)
+        context.set_default_navigation_timeout(10_000)
+        contexts.append(context)
+        return context
+
+    yield open_context
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def page(new_context) -> Page:
+    return new_context().new_page()
+
+
+@pytest.fixture(scope="session")
+def screenshot_dir(tmp_path_factory) -> Path:
+    """Screenshots for a person to look at; never inside the repository."""
+    configured = os.environ.get("HISGUARD_SCREENSHOTS")
+    if configured:
+        path = Path(configured)
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+    return tmp_path_factory.mktemp("screenshots")
+
+
+# --- Steps people take ------------------------------------------------------------------
+
+
+def log_in(page: Page, username: str, password: str = PASSWORD, next_path: str = "") -> None:
+    """Through the real login form, as a person does."""
+    page.goto(f"/accounts/login/?next={next_path}" if next_path else "/accounts/login/")
+    page.locator("input[name=username]").fill(username)
+    page.locator("input[name=password]").fill(password)
+    page.locator("main form button[type=submit]").click()
+    page.wait_for_url(lambda url: "/accounts/login/" not in url)
+
+
+def staff_page(new_context, role: str) -> Page:
+    """A member of staff with `role`, logged in through the login form in a context of their own."""
+    actor = make_actor(role)
+    page = new_context().new_page()
+    log_in(page, actor.user.username)
+    return page
+
+
+def fill_report(
+    page: Page,
+    workstation: Asset,
+    *,
+    symptom: str,
+    system_pk: int | None = None,
+    text: str = "",
+    phone: str = "",
+    name: str = "",
+) -> None:
+    page.goto(f"/r/{workstation.report_token}/")
+    page.locator(f"input[name=symptom][value={symptom}]").check()
+    if system_pk is not None:
+        page.locator("select[name=system]").select_option(str(system_pk))
+    if text:
+        page.locator("textarea[name=text]").fill(text)
+    if phone:
+        page.locator("input[name=contact_phone]").fill(phone)
+    if name:
+        page.locator("input[name=reporter_name]").fill(name)
+
+
+def send_report(page: Page) -> str:
+    """Submit the filled report form; returns the tracking number the status page shows."""
+    page.locator("#report-form button[type=submit]").click()
+    page.wait_for_url(re.compile(r"/s/[^/]+/$"))
+    tracking = page.locator("#tracking-number")
+    expect(tracking).to_have_text(re.compile(r"^\d{10,}$"))
+    return tracking.inner_text().strip()
+
+
+def report_from(page: Page, workstation: Asset, symptom: str = "cannot_enter", **fields) -> str:
+    fill_report(page, workstation, symptom=symptom, **fields)
+    return send_report(page)
+
+
+def require_htmx(page: Page) -> None:
+    assert page.evaluate("typeof window.htmx") == "object", (
+        f"htmx is not loaded on {page.url}: is /static/vendor/htmx.min.js served?"
+    )
+
+
+def refresh_console(page: Page) -> None:
+    """Do now what the console's `every 5s` poll would do: swap in /console/live/ with htmx."""
+    require_htmx(page)
+    page.evaluate("htmx.ajax('GET', '/console/live/', {target: '#console-live', swap: 'innerHTML'})")
+
+
+def refresh_status(page: Page) -> None:
+    """Do now what the status page's `every 15s` poll would do."""
+    require_htmx(page)
+    page.evaluate(
+        "htmx.ajax('GET', document.querySelector('#status-live').getAttribute('hx-get'),"
+        " {target: '#status-live', swap: 'innerHTML'})"
+    )
+
+
+def mark_document(page: Page) -> None:
+    """Tag the loaded document, so a later check can tell a partial swap from a reload."""
+    page.evaluate("window.__hisguardSameDocument = true")
+
+
+def assert_same_document(page: Page) -> None:
+    assert page.evaluate("window.__hisguardSameDocument === true"), "the page was reloaded, not swapped"

@@ -296,6 +296,8 @@ def change_status(incident: Incident, new_status: str, *, user=None, message: st
             code="maintenance_log_required",
             status=409,
         )
+    if new_status in (Status.RESOLVED, Status.CLOSED):
+        signals.incident_closing.send(sender=Incident, incident=incident, new_status=new_status, user=user)
     now = timezone.now()
     incident.status = new_status
     stamp = {

@@ -12,3 +12,6 @@ incident_class_raised = Signal()
 incident_status_changed = Signal()
 # incident, user, message, now
 incident_feedback = Signal()
+# incident, new_status (resolved or closed), user — sent BEFORE the change; a receiver may
+# refuse it by raising hisguard.core.errors.DomainError (e.g. back-entry still outstanding).
+incident_closing = Signal()

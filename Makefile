@@ -50,8 +50,9 @@ typecheck: install
 bench: demo
 	$(BIN)/python bench/report_storm.py
 
+## make messages: collect new strings into the catalogs; then translate what it lists
 messages: install
-	cd hisguard && ../$(BIN)/hisguard makemessages -l zh_Hans -l en --no-obsolete && ../$(BIN)/hisguard compilemessages
+	scripts/messages.sh
 
 clean:
 	rm -rf $(VENV) var

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone, translation
-from django.utils.translation import gettext as _g
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from hisguard.core import audit
@@ -225,7 +225,7 @@ def mark_asset_down(asset: Asset, *, note: str = "", now: datetime.datetime | No
             .first()
         )
     with translation.override(settings.LANGUAGE_CODE):
-        title = _g("%(asset)s down") % {"asset": asset}
+        title = gettext("%(asset)s down") % {"asset": asset}
     incident = existing or _new_incident(asset.hospital, title, now)
     link, created = IncidentAsset.objects.get_or_create(
         incident=incident, asset=asset, defaults={"since": now, "is_down": True}

@@ -57,8 +57,9 @@ def validate(data: ReportInput) -> None:
         raise DomainError(_("Say which workstation or department is affected."), code="location_required")
     if len(data.text) > settings.HISGUARD_REPORT_TEXT_MAX:
         raise DomainError(
-            _("The description is longer than %(max)s characters.")
-            % {"max": settings.HISGUARD_REPORT_TEXT_MAX},
+            interpolate(
+                _("The description is longer than %(max)s characters."), {"max": settings.HISGUARD_REPORT_TEXT_MAX}
+            ),
             code="text_too_long",
         )
     if data.symptom == Symptom.OTHER and not data.text.strip():

@@ -115,6 +115,9 @@ def _database_config() -> dict[str, Any]:
             ),
         }
     config.setdefault("TEST", {})
+    if config["ENGINE"] == "django.db.backends.sqlite3":
+        # A file, not memory, so tests can start real worker processes on the same database.
+        config["TEST"].setdefault("NAME", str(VAR_DIR / f"test-hisguard-{os.getpid()}.sqlite3"))
     return config
 
 

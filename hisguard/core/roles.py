@@ -50,8 +50,14 @@ _CHANGE_PAGING = [
     f"paging.{verb}_{model}"
     for verb in ("add", "change", "delete", "view")
     for model in (
-        "dutyroster", "rosterlayer", "rostermember", "rosteroverride", "escalationpolicy", "escalationstep",
-        "steptarget", "contactmethod",
+        "dutyroster",
+        "rosterlayer",
+        "rostermember",
+        "rosteroverride",
+        "escalationpolicy",
+        "escalationstep",
+        "steptarget",
+        "contactmethod",
     )
 ]
 _SWAP_SHIFTS = ["paging.add_rosteroverride", "paging.change_rosteroverride", "paging.view_rosteroverride"]

@@ -320,7 +320,13 @@ def change_status(incident: Incident, new_status: str, *, user=None, message: st
     )
     audit.record("incident.status", incident, old=old, new=new_status, message=message)
     signals.incident_status_changed.send(
-        sender=Incident, incident=incident, old_status=old, new_status=new_status, user=user, message=message, now=now
+        sender=Incident,
+        incident=incident,
+        old_status=old,
+        new_status=new_status,
+        user=user,
+        message=message,
+        now=now,
     )
     return incident
 
@@ -351,7 +357,9 @@ def set_class(incident: Incident, level: int, *, reason: str, user=None) -> Inci
     now = timezone.now()
     _refresh_grade(incident, now)
     if level < old:
-        signals.incident_class_raised.send(sender=Incident, incident=incident, old_class=old, new_class=level, now=now)
+        signals.incident_class_raised.send(
+            sender=Incident, incident=incident, old_class=old, new_class=level, now=now
+        )
     return incident
 
 

@@ -1,4 +1,3 @@
-
 import datetime
 
 from django.db.models import Count

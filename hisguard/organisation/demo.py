@@ -603,6 +603,7 @@ def load_demo() -> DemoSummary:
     from hisguard.incidents.models import ClassificationPolicy
 
     ClassificationPolicy.objects.bulk_create([ClassificationPolicy(hospital=hospital)])
+    _demo_paging(hospital)
 
     counts = {
         "areas": len(areas),
@@ -617,6 +618,21 @@ def load_demo() -> DemoSummary:
     }
     record("demo.load", hospital, counts=counts, logins=[login.username for login in DEMO_LOGINS])
     return DemoSummary(hospital, counts, tuple(skipped))
+
+
+def _demo_paging(hospital: Hospital) -> None:
+    """Everyone can be reached: email first (with no mail server configured, messages land in
+    var/mail so the demo shows each one), SMS second (through the gateway, once one is set)."""
+    from hisguard.paging.defaults import ensure_defaults
+    from hisguard.paging.models import Channel, ContactMethod
+
+    people = Person.objects.filter(hospital=hospital)
+    ContactMethod.objects.bulk_create(
+        [ContactMethod(person=p, channel=Channel.EMAIL, address=f"{p.employee_no.lower()}@demo-hospital.local",
+                       priority=1) for p in people]
+        + [ContactMethod(person=p, channel=Channel.SMS_HTTP, address=p.phone, priority=2) for p in people if p.phone]
+    )
+    ensure_defaults(hospital)
 
 
 def _create_logins(login_people: dict[str, Person]) -> list[str]:

@@ -76,7 +76,11 @@ def _storm_digest(person: Person, now: datetime.datetime) -> Notification | None
             dedup_key=f"digest:{person.pk}:{now.timestamp()}",
             created_at=now,
         )
-        _queue(digest, contact_methods(person)[0], now + datetime.timedelta(seconds=settings.HISGUARD_DIGEST_HOLD_SECONDS))
+        _queue(
+            digest,
+            contact_methods(person)[0],
+            now + datetime.timedelta(seconds=settings.HISGUARD_DIGEST_HOLD_SECONDS),
+        )
     return digest
 
 
@@ -155,7 +159,9 @@ def notify_reporters(incident: Incident, text: str, now: datetime.datetime) -> i
             dedup_key=f"reporter:{key}",
             created_at=now,
         )
-        Delivery.objects.create(notification=notification, channel=Channel.SMS_HTTP, address=phone, next_attempt_at=now)
+        Delivery.objects.create(
+            notification=notification, channel=Channel.SMS_HTTP, address=phone, next_attempt_at=now
+        )
     return len(phones)
 
 
@@ -198,13 +204,19 @@ def start_escalation(incident: Incident, now: datetime.datetime) -> EscalationRu
     if running.filter(hospital_class__lte=incident.hospital_class).exists():
         return None  # already escalating at this class or above
     running.update(state=EscalationRun.State.SUPERSEDED, ended_at=now, next_due_at=None)
-    policy = EscalationPolicy.objects.filter(hospital=incident.hospital, hospital_class=incident.hospital_class).first()
+    policy = EscalationPolicy.objects.filter(
+        hospital=incident.hospital, hospital_class=incident.hospital_class
+    ).first()
     if policy is None:
-        timeline.add(incident, Kind.ESCALATION, data={"event": "no_policy", "level": incident.hospital_class}, at=now)
+        timeline.add(
+            incident, Kind.ESCALATION, data={"event": "no_policy", "level": incident.hospital_class}, at=now
+        )
         return None
     snapshot = policy_snapshot(policy)
     first_due = (
-        now + datetime.timedelta(minutes=snapshot["firings"][0]["offset_minutes"]) if snapshot["firings"] else None
+        now + datetime.timedelta(minutes=snapshot["firings"][0]["offset_minutes"])
+        if snapshot["firings"]
+        else None
     )
     run = EscalationRun.objects.create(
         incident=incident,
@@ -215,7 +227,10 @@ def start_escalation(incident: Incident, now: datetime.datetime) -> EscalationRu
         state=EscalationRun.State.ACTIVE if first_due else EscalationRun.State.FINISHED,
     )
     timeline.add(
-        incident, Kind.ESCALATION, data={"event": "started", "policy": policy.name, "level": run.hospital_class}, at=now
+        incident,
+        Kind.ESCALATION,
+        data={"event": "started", "policy": policy.name, "level": run.hospital_class},
+        at=now,
     )
     return run
 
@@ -257,7 +272,9 @@ def _fire(run: EscalationRun, incident: Incident, firing: dict[str, Any], now: d
     names = []
     for person in people:
         subject, body = (
-            messages.broadcast_message(incident, _escalation_notice(incident, person.language), person.language)
+            messages.broadcast_message(
+                incident, _escalation_notice(incident, person.language), person.language
+            )
             if informational
             else messages.escalation_message(incident, person.language)
         )
@@ -273,7 +290,9 @@ def _fire(run: EscalationRun, incident: Incident, firing: dict[str, Any], now: d
             run=run,
             now=now,
         )
-        names.append(f"{person.name}" + ("" if notification.state != Notification.State.UNREACHABLE else " ✗"))
+        names.append(
+            f"{person.name}" + ("" if notification.state != Notification.State.UNREACHABLE else " ✗")
+        )
     timeline.add(
         incident,
         Kind.NOTIFICATION,
@@ -287,7 +306,9 @@ def _escalation_notice(incident: Incident, language: str) -> str:
     from django.utils import translation
 
     with translation.override(language):
-        return str(_("An information-system fault affects the hospital; follow your department's manual procedure."))
+        return str(
+            _("An information-system fault affects the hospital; follow your department's manual procedure.")
+        )
 
 
 def process_due_escalations(now: datetime.datetime, *, limit: int = 50, worker: str = "") -> int:
@@ -314,9 +335,13 @@ def acknowledge(
     now = now or timezone.now()
     if person is None and user is not None:
         person = getattr(user, "person", None)
-    runs = list(EscalationRun.objects.select_for_update().filter(incident=incident, state=EscalationRun.State.ACTIVE))
+    runs = list(
+        EscalationRun.objects.select_for_update().filter(incident=incident, state=EscalationRun.State.ACTIVE)
+    )
     if not runs:
-        raise DomainError(_("There is no running escalation to acknowledge."), code="nothing_to_ack", status=409)
+        raise DomainError(
+            _("There is no running escalation to acknowledge."), code="nothing_to_ack", status=409
+        )
     for run in runs:
         run.state = EscalationRun.State.ACKNOWLEDGED
         run.acknowledged_by, run.acknowledged_at = person, now
@@ -370,12 +395,16 @@ def acknowledge_by_token(raw: str, now=None) -> Incident:
     token.save(update_fields=["used_at"])
     incident = token.notification.incident
     person = token.notification.person
+    if incident is None:
+        raise DomainError(_("This acknowledgement link is not valid."), code="bad_link", status=404)
     with audit.acting_as(None, label=f"{person.name if person else '?'} (link)"):
         try:
             acknowledge(incident, person=person, via="link", now=now)
         except DomainError:
             # Someone else acknowledged first; the link still did its job.
-            timeline.add(incident, Kind.ACKNOWLEDGED, data={"who": person.name if person else "?", "via": "link"})
+            timeline.add(
+                incident, Kind.ACKNOWLEDGED, data={"who": person.name if person else "?", "via": "link"}
+            )
     return incident
 
 
@@ -409,7 +438,13 @@ def broadcast(incident: Incident, text: str, *, now=None) -> int:
 
 
 def notify_position(
-    hospital: Hospital, positions: list[str], *, subject: str, body: str, key: str, urgency: str = Urgency.NORMAL
+    hospital: Hospital,
+    positions: list[str],
+    *,
+    subject: str,
+    body: str,
+    key: str,
+    urgency: str = Urgency.NORMAL,
 ) -> int:
     """A message to everyone in some positions (e.g. the emergency office), not tied to an incident."""
     people = Person.objects.filter(hospital=hospital, is_active=True, position__in=positions)

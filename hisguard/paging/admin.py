@@ -68,7 +68,7 @@ class StepTargetForm(forms.ModelForm):
         fields = ["kind", "person", "position", "roster"]
 
     def clean(self):
-        data = super().clean()
+        data = super().clean() or {}
         kind = data.get("kind")
         if kind == StepTarget.Kind.PERSON:
             person = data.get("person")
@@ -76,7 +76,8 @@ class StepTargetForm(forms.ModelForm):
                 raise ValidationError(_("Choose the person."))
             if not person.contact_methods.filter(is_active=True).exists():
                 raise ValidationError(
-                    _("%(person)s has no working contact method; add one before paging them.") % {"person": person}
+                    _("%(person)s has no working contact method; add one before paging them.")
+                    % {"person": person}
                 )
         if kind == StepTarget.Kind.POSITION and not data.get("position"):
             raise ValidationError(_("Choose the position."))
@@ -104,7 +105,15 @@ class StepTargetInline(admin.TabularInline):
 class EscalationStepForm(forms.ModelForm):
     class Meta:
         model = EscalationStep
-        fields = ["policy", "order", "delay_minutes", "channels", "repeat_every_minutes", "repeat_times", "requires_ack"]
+        fields = [
+            "policy",
+            "order",
+            "delay_minutes",
+            "channels",
+            "repeat_every_minutes",
+            "repeat_times",
+            "requires_ack",
+        ]
 
     def clean_channels(self):
         channels = self.cleaned_data.get("channels") or []
@@ -115,7 +124,7 @@ class EscalationStepForm(forms.ModelForm):
         return channels
 
     def clean(self):
-        data = super().clean()
+        data = super().clean() or {}
         if data.get("repeat_times") and not data.get("repeat_every_minutes"):
             raise ValidationError(_("Say how many minutes apart the repeats are."))
         return data
@@ -124,7 +133,14 @@ class EscalationStepForm(forms.ModelForm):
 @admin.register(EscalationStep)
 class EscalationStepAdmin(admin.ModelAdmin):
     form = EscalationStepForm
-    list_display = ("policy", "order", "delay_minutes", "repeat_every_minutes", "repeat_times", "requires_ack")
+    list_display = (
+        "policy",
+        "order",
+        "delay_minutes",
+        "repeat_every_minutes",
+        "repeat_times",
+        "requires_ack",
+    )
     inlines = [StepTargetInline]
 
 

@@ -57,25 +57,37 @@ class NotificationOut(Schema):
     deliveries: list[DeliveryOut]
 
 
-@router.post("/incidents/{int:incident_id}/acknowledge", response=AckOut, summary="Acknowledge: stop escalation")
+@router.post(
+    "/incidents/{int:incident_id}/acknowledge", response=AckOut, summary="Acknowledge: stop escalation"
+)
 def acknowledge(request: HttpRequest, incident_id: int):
     user = require(request, "incidents.view_incident")
     if not (user.has_perm("incidents.triage_incident") or user.has_perm("incidents.command_incident")):
         raise Forbidden("forbidden")
-    return {"acknowledged": actions.acknowledge(get_object_or_404(Incident, pk=incident_id), user=user, via="api")}
+    return {
+        "acknowledged": actions.acknowledge(get_object_or_404(Incident, pk=incident_id), user=user, via="api")
+    }
 
 
-@router.post("/incidents/{int:incident_id}/broadcast", response={201: BroadcastOut}, summary="All-hospital notice")
+@router.post(
+    "/incidents/{int:incident_id}/broadcast", response={201: BroadcastOut}, summary="All-hospital notice"
+)
 def broadcast(request: HttpRequest, incident_id: int, payload: BroadcastIn):
     require(request, "incidents.command_incident")
     count = actions.broadcast(get_object_or_404(Incident, pk=incident_id), payload.text)
     return Status(201, {"recipients": count})
 
 
-@router.get("/incidents/{int:incident_id}/notifications", response=list[NotificationOut], summary="Delivery log")
+@router.get(
+    "/incidents/{int:incident_id}/notifications", response=list[NotificationOut], summary="Delivery log"
+)
 def notifications(request: HttpRequest, incident_id: int):
     require(request, "paging.view_notification")
-    rows = Notification.objects.filter(incident_id=incident_id).select_related("person").prefetch_related("deliveries")
+    rows = (
+        Notification.objects.filter(incident_id=incident_id)
+        .select_related("person")
+        .prefetch_related("deliveries")
+    )
     return [
         {
             "id": n.pk,

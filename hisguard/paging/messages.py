@@ -14,7 +14,9 @@ def _drill_mark(incident) -> str:
 
 def _what_to_do(incident) -> str:
     if incident.hospital_class == 1:
-        return _("Class I: report to hospital leadership at once; the command group coordinates all departments.")
+        return _(
+            "Class I: report to hospital leadership at once; the command group coordinates all departments."
+        )
     if incident.hospital_class == 2:
         return _("Class II: the IT head takes charge; IT handles it centrally.")
     return _("Class III: the network administrator on duty handles it and logs the maintenance.")
@@ -57,7 +59,10 @@ def broadcast_message(incident, text: str, language: str) -> tuple[str, str]:
 
 def update_message(incident, text: str, language: str) -> tuple[str, str]:
     with translation.override(language):
-        subject = _("%(drill)s[IT update] %(number)s") % {"drill": _drill_mark(incident), "number": incident.number}
+        subject = _("%(drill)s[IT update] %(number)s") % {
+            "drill": _drill_mark(incident),
+            "number": incident.number,
+        }
         return subject, f"{text} ({incident.get_status_display()})"
 
 

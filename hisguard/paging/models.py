@@ -34,10 +34,14 @@ class Channel(models.TextChoices):
 
 
 class ContactMethod(models.Model):
-    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="contact_methods", verbose_name=_("person"))
+    person = models.ForeignKey(
+        Person, on_delete=models.CASCADE, related_name="contact_methods", verbose_name=_("person")
+    )
     channel = models.CharField(_("channel"), max_length=16, choices=Channel.choices)
     address = models.CharField(
-        _("address"), max_length=500, help_text=_("Email address, phone number, or the bot's / webhook's URL.")
+        _("address"),
+        max_length=500,
+        help_text=_("Email address, phone number, or the bot's / webhook's URL."),
     )
     priority = models.PositiveSmallIntegerField(_("order"), default=1, help_text=_("Tried lowest first."))
     is_active = models.BooleanField(_("active"), default=True)
@@ -81,26 +85,39 @@ class Notification(models.Model):
     hospital = models.ForeignKey(Hospital, on_delete=models.CASCADE, related_name="notifications")
     # A person from the hospital model, or (person empty) a reporter known only by a phone number.
     person = models.ForeignKey(
-        Person, null=True, blank=True, on_delete=models.CASCADE, related_name="notifications", verbose_name=_("person")
+        Person,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="notifications",
+        verbose_name=_("person"),
     )
     recipient = models.CharField(_("recipient"), max_length=100, blank=True)
     language = models.CharField(_("language"), max_length=8, default="zh-hans")
     incident = models.ForeignKey(
-        "incidents.Incident", null=True, blank=True, on_delete=models.CASCADE, related_name="notifications",
+        "incidents.Incident",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="notifications",
         verbose_name=_("incident"),
     )
     kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
     urgency = models.CharField(_("urgency"), max_length=8, choices=Urgency.choices, default=Urgency.HIGH)
     subject = models.CharField(_("subject"), max_length=200)
     body = models.TextField(_("message"))
-    state = models.CharField(_("state"), max_length=12, choices=State.choices, default=State.PENDING, db_index=True)
+    state = models.CharField(
+        _("state"), max_length=12, choices=State.choices, default=State.PENDING, db_index=True
+    )
     # The same logical message is never created twice (a step re-run after a crash, say).
     dedup_key = models.CharField(max_length=200, unique=True)
     escalation_run = models.ForeignKey(
         "paging.EscalationRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="notifications"
     )
     created_at = models.DateTimeField(_("created"), db_index=True)
-    bundle = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="bundled")
+    bundle = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="bundled"
+    )
 
     class Meta:
         verbose_name = _("notification")
@@ -120,7 +137,9 @@ class Delivery(models.Model):
         CANCELLED = "cancelled", _("Cancelled")
 
     notification = models.ForeignKey(Notification, on_delete=models.CASCADE, related_name="deliveries")
-    contact_method = models.ForeignKey(ContactMethod, null=True, on_delete=models.SET_NULL, related_name="deliveries")
+    contact_method = models.ForeignKey(
+        ContactMethod, null=True, on_delete=models.SET_NULL, related_name="deliveries"
+    )
     channel = models.CharField(_("channel"), max_length=16, choices=Channel.choices)
     address = models.CharField(_("address"), max_length=500)
     state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.QUEUED)
@@ -168,7 +187,9 @@ class DutyRoster(models.Model):
     """A rotation of people for one duty, with handovers at a set time and the Chinese
     calendar deciding which layer applies on a given day."""
 
-    hospital = models.ForeignKey(Hospital, on_delete=models.CASCADE, related_name="rosters", verbose_name=_("hospital"))
+    hospital = models.ForeignKey(
+        Hospital, on_delete=models.CASCADE, related_name="rosters", verbose_name=_("hospital")
+    )
     code = models.SlugField(_("code"), max_length=40)
     name = models.CharField(_("name"), max_length=100)
     handover_time = models.TimeField(_("handover time"), default=datetime.time(8, 0))
@@ -194,7 +215,9 @@ class RosterLayer(models.Model):
 
     roster = models.ForeignKey(DutyRoster, on_delete=models.CASCADE, related_name="layers")
     name = models.CharField(_("name"), max_length=100)
-    applies_on = models.CharField(_("applies on"), max_length=12, choices=AppliesOn.choices, default=AppliesOn.EVERY_DAY)
+    applies_on = models.CharField(
+        _("applies on"), max_length=12, choices=AppliesOn.choices, default=AppliesOn.EVERY_DAY
+    )
     priority = models.PositiveSmallIntegerField(
         _("priority"), default=1, help_text=_("When several layers apply to a day, the highest number wins.")
     )
@@ -226,7 +249,9 @@ class RosterOverride(models.Model):
     """A swap or cover: this person holds the duty for the period, whatever the rotation says."""
 
     roster = models.ForeignKey(DutyRoster, on_delete=models.CASCADE, related_name="overrides")
-    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="roster_overrides", verbose_name=_("person"))
+    person = models.ForeignKey(
+        Person, on_delete=models.CASCADE, related_name="roster_overrides", verbose_name=_("person")
+    )
     start = models.DateTimeField(_("from"))
     end = models.DateTimeField(_("until"))
     reason = models.CharField(_("reason"), max_length=200, blank=True)
@@ -254,7 +279,9 @@ class EscalationPolicy(models.Model):
         verbose_name = _("escalation policy")
         verbose_name_plural = _("escalation policies")
         ordering = ["hospital", "hospital_class"]
-        constraints = [models.UniqueConstraint(fields=["hospital", "hospital_class"], name="one_policy_per_class")]
+        constraints = [
+            models.UniqueConstraint(fields=["hospital", "hospital_class"], name="one_policy_per_class")
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -264,16 +291,21 @@ class EscalationStep(models.Model):
     policy = models.ForeignKey(EscalationPolicy, on_delete=models.CASCADE, related_name="steps")
     order = models.PositiveSmallIntegerField(_("order"), default=0)
     delay_minutes = models.PositiveIntegerField(
-        _("after (minutes)"), default=0, help_text=_("Minutes after escalation starts, if nobody has acknowledged.")
+        _("after (minutes)"),
+        default=0,
+        help_text=_("Minutes after escalation starts, if nobody has acknowledged."),
     )
     channels = models.JSONField(
-        _("channels"), default=list, blank=True,
+        _("channels"),
+        default=list,
+        blank=True,
         help_text=_("Channels to use, in order; empty means each person's own preference."),
     )
     repeat_every_minutes = models.PositiveIntegerField(_("repeat every (minutes)"), default=0)
     repeat_times = models.PositiveSmallIntegerField(_("repeat times"), default=0)
     requires_ack = models.BooleanField(
-        _("stops when acknowledged"), default=True,
+        _("stops when acknowledged"),
+        default=True,
         help_text=_("Informational steps (telling every department) are sent even after acknowledgement."),
     )
 
@@ -322,15 +354,24 @@ class EscalationRun(models.Model):
     incident = models.ForeignKey("incidents.Incident", on_delete=models.CASCADE, related_name="escalations")
     hospital_class = models.PositiveSmallIntegerField(_("class"))
     snapshot = models.JSONField(_("policy snapshot"))
-    state = models.CharField(_("state"), max_length=12, choices=State.choices, default=State.ACTIVE, db_index=True)
+    state = models.CharField(
+        _("state"), max_length=12, choices=State.choices, default=State.ACTIVE, db_index=True
+    )
     started_at = models.DateTimeField(_("started"))
     next_index = models.PositiveIntegerField(default=0)
     next_due_at = models.DateTimeField(null=True, blank=True, db_index=True)
     lease_until = models.DateTimeField(null=True, blank=True)
     acknowledged_by = models.ForeignKey(
-        Person, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("acknowledged by")
+        Person,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("acknowledged by"),
     )
-    acknowledged_user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    acknowledged_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
     acknowledged_at = models.DateTimeField(_("acknowledged"), null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)
 

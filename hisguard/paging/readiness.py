@@ -56,4 +56,7 @@ def check_hospital(hospital: Hospital, at: datetime.datetime | None = None) -> l
 
 def workers(now: datetime.datetime | None = None) -> list[tuple[WorkerHeartbeat, bool]]:
     now = now or timezone.now()
-    return [(beat, now - beat.last_seen < datetime.timedelta(seconds=60)) for beat in WorkerHeartbeat.objects.all()]
+    return [
+        (beat, now - beat.last_seen < datetime.timedelta(seconds=60))
+        for beat in WorkerHeartbeat.objects.all()
+    ]

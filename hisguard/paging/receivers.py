@@ -23,7 +23,11 @@ def on_status(sender, incident, old_status, new_status, message, now, **kwargs) 
         stop_escalations(incident, now)
     if new_status in (Status.CONFIRMED, Status.RESOLVED):
         with translation.override("zh-hans"):
-            text = message or (_("IT has confirmed the fault.") if new_status == Status.CONFIRMED else _("The fault is fixed."))
+            text = message or (
+                _("IT has confirmed the fault.")
+                if new_status == Status.CONFIRMED
+                else _("The fault is fixed.")
+            )
         notify_reporters(incident, text, now)
 
 

@@ -47,7 +47,9 @@ def resolve(target: dict[str, Any], hospital_id: int, at: datetime.datetime, inc
     return []
 
 
-def resolve_all(targets: list[dict[str, Any]], hospital_id: int, at: datetime.datetime, incident=None) -> list[Person]:
+def resolve_all(
+    targets: list[dict[str, Any]], hospital_id: int, at: datetime.datetime, incident=None
+) -> list[Person]:
     seen: dict[int, Person] = {}
     for target in targets:
         for person in resolve(target, hospital_id, at, incident):

@@ -39,7 +39,10 @@ def ack_link(request: HttpRequest, token: str) -> HttpResponse:
 @require_perm("incidents.view_incident")
 def acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
     """Whoever is paged acknowledges: IT on duty, the IT head, leadership for class I."""
-    if not (request.user.has_perm("incidents.triage_incident") or request.user.has_perm("incidents.command_incident")):
+    if not (
+        request.user.has_perm("incidents.triage_incident")
+        or request.user.has_perm("incidents.command_incident")
+    ):
         raise PermissionDenied
     incident = get_object_or_404(Incident, pk=pk)
     try:
@@ -82,8 +85,13 @@ def roster_detail(request: HttpRequest, code: str) -> HttpResponse:
     roster = get_object_or_404(DutyRoster, code=code)
     start = timezone.localdate()
     feed = settings.SITE_URL + f"/paging/rosters/{roster.code}.ics?token={roster.feed_token}"
-    context = {"roster": roster, "shifts": schedule(roster, start, 21), "overrides": roster.overrides.all()[:20],
-               "feed": feed, "now": on_duty(roster, timezone.now())}
+    context = {
+        "roster": roster,
+        "shifts": schedule(roster, start, 21),
+        "overrides": roster.overrides.all()[:20],
+        "feed": feed,
+        "now": on_duty(roster, timezone.now()),
+    }
     return render(request, "paging/roster_detail.html", context)
 
 
@@ -91,36 +99,57 @@ def roster_feed(request: HttpRequest, code: str) -> HttpResponse:
     roster = DutyRoster.objects.filter(code=code, feed_token=request.GET.get("token", "")).first()
     if roster is None:
         raise Http404
-    return HttpResponse(roster_ical(roster, timezone.localdate() - datetime.timedelta(days=7), 60),
-                        content_type="text/calendar; charset=utf-8")
+    return HttpResponse(
+        roster_ical(roster, timezone.localdate() - datetime.timedelta(days=7), 60),
+        content_type="text/calendar; charset=utf-8",
+    )
 
 
 @require_perm("paging.view_escalationpolicy")
 def readiness_page(request: HttpRequest) -> HttpResponse:
     hospitals = [(h, readiness.check_hospital(h)) for h in Hospital.objects.all()]
-    unreachable = Person.objects.filter(
-        Q(roster_memberships__isnull=False) | Q(position__in=["it_head", "network_admin", "leader", "deputy_leader"])
-    ).exclude(contact_methods__is_active=True).distinct()
-    return render(request, "paging/readiness.html", {
-        "hospitals": hospitals, "unreachable": unreachable, "workers": readiness.workers(),
-        "failed": Delivery.objects.filter(state=Delivery.State.FAILED).count(),
-    })
+    unreachable = (
+        Person.objects.filter(
+            Q(roster_memberships__isnull=False)
+            | Q(position__in=["it_head", "network_admin", "leader", "deputy_leader"])
+        )
+        .exclude(contact_methods__is_active=True)
+        .distinct()
+    )
+    return render(
+        request,
+        "paging/readiness.html",
+        {
+            "hospitals": hospitals,
+            "unreachable": unreachable,
+            "workers": readiness.workers(),
+            "failed": Delivery.objects.filter(state=Delivery.State.FAILED).count(),
+        },
+    )
 
 
 @require_perm("paging.view_notification")
 def deliveries(request: HttpRequest) -> HttpResponse:
-    query = Delivery.objects.select_related("notification__person", "notification__incident").order_by("-created_at")
+    query = Delivery.objects.select_related("notification__person", "notification__incident").order_by(
+        "-created_at"
+    )
     state = request.GET.get("state", "")
     if state in Delivery.State.values:
         query = query.filter(state=state)
     page = Paginator(query, 100).get_page(request.GET.get("page"))
-    return render(request, "paging/deliveries.html", {"page": page, "state": state, "states": Delivery.State.choices})
+    return render(
+        request, "paging/deliveries.html", {"page": page, "state": state, "states": Delivery.State.choices}
+    )
 
 
 @require_perm("paging.view_notification")
 def person_history(request: HttpRequest, pk: int) -> HttpResponse:
     person = get_object_or_404(Person, pk=pk)
-    notes = Notification.objects.filter(person=person).select_related("incident").prefetch_related("deliveries__attempt_log")
+    notes = (
+        Notification.objects.filter(person=person)
+        .select_related("incident")
+        .prefetch_related("deliveries__attempt_log")
+    )
     page = Paginator(notes.order_by("-created_at"), 50).get_page(request.GET.get("page"))
     return render(request, "paging/person.html", {"person": person, "page": page})
 

@@ -73,7 +73,9 @@ def claim(now: datetime.datetime, limit: int) -> list[int]:
 
 def prepare(delivery_id: int) -> Job:
     """Everything that needs the database, done before the network part."""
-    delivery = Delivery.objects.select_related("notification__incident", "notification__person").get(pk=delivery_id)
+    delivery = Delivery.objects.select_related("notification__incident", "notification__person").get(
+        pk=delivery_id
+    )
     notification = delivery.notification
     subject, body = notification.subject, notification.body
     if notification.kind == Notification.Kind.DIGEST:
@@ -102,10 +104,18 @@ def attempt(job: Job) -> Outcome:
     try:
         send(job.channel, job.message)
     except SendError as exc:
-        return Outcome(job.delivery_id, False, str(exc), exc.retryable, int((time.monotonic() - started) * 1000))
-    except Exception as exc:  # noqa: BLE001 - a channel bug must not kill the worker
+        return Outcome(
+            job.delivery_id, False, str(exc), exc.retryable, int((time.monotonic() - started) * 1000)
+        )
+    except Exception as exc:
         log.exception("channel %s crashed", job.channel)
-        return Outcome(job.delivery_id, False, f"{type(exc).__name__}: {exc}", True, int((time.monotonic() - started) * 1000))
+        return Outcome(
+            job.delivery_id,
+            False,
+            f"{type(exc).__name__}: {exc}",
+            True,
+            int((time.monotonic() - started) * 1000),
+        )
     return Outcome(job.delivery_id, True, "", False, int((time.monotonic() - started) * 1000))
 
 
@@ -119,7 +129,11 @@ def record(outcome: Outcome, worker: str) -> None:
     now = timezone.now()
     delivery = Delivery.objects.select_for_update().select_related("notification").get(pk=outcome.delivery_id)
     DeliveryAttempt.objects.create(
-        delivery=delivery, at=now, ok=outcome.ok, detail=outcome.detail[:2000], duration_ms=outcome.duration_ms,
+        delivery=delivery,
+        at=now,
+        ok=outcome.ok,
+        detail=outcome.detail[:2000],
+        duration_ms=outcome.duration_ms,
         worker=worker,
     )
     notification = delivery.notification
@@ -148,18 +162,23 @@ def _fall_back(notification: Notification, now: datetime.datetime) -> None:
         for method in contact_methods(notification.person):
             if method.pk not in tried:
                 Delivery.objects.create(
-                    notification=notification, contact_method=method, channel=method.channel,
-                    address=method.address, next_attempt_at=now,
+                    notification=notification,
+                    contact_method=method,
+                    channel=method.channel,
+                    address=method.address,
+                    next_attempt_at=now,
                 )
                 return
     notification.state = Notification.State.FAILED
     notification.save(update_fields=["state"])
-    if notification.incident_id:
+    if notification.incident is not None:
         with translation.override(settings.LANGUAGE_CODE):
             who = notification.person.name if notification.person else notification.recipient
         timeline.add(
-            notification.incident, TimelineEntry.Kind.NOTIFICATION,
-            data={"event": "failed", "people": [who], "count": 1}, at=now,
+            notification.incident,
+            TimelineEntry.Kind.NOTIFICATION,
+            data={"event": "failed", "people": [who], "count": 1},
+            at=now,
         )
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime
 import re
-from typing import Any
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -58,7 +58,8 @@ def validate(data: ReportInput) -> None:
     if len(data.text) > settings.HISGUARD_REPORT_TEXT_MAX:
         raise DomainError(
             interpolate(
-                _("The description is longer than %(max)s characters."), {"max": settings.HISGUARD_REPORT_TEXT_MAX}
+                _("The description is longer than %(max)s characters."),
+                {"max": settings.HISGUARD_REPORT_TEXT_MAX},
             ),
             code="text_too_long",
         )

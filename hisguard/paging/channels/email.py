@@ -21,7 +21,10 @@ def send(message: Outgoing) -> None:
         body=message.body + (f"\n\n{message.ack_url}" if message.ack_url else ""),
         to=[message.address],
         # A resend after a crash carries the same Message-ID: mail systems show it once.
-        headers={"Message-ID": f"<{message.idempotency_key}@hisguard>", "X-Priority": "1" if message.urgency == "high" else "3"},
+        headers={
+            "Message-ID": f"<{message.idempotency_key}@hisguard>",
+            "X-Priority": "1" if message.urgency == "high" else "3",
+        },
     )
     try:
         email.send(fail_silently=False)

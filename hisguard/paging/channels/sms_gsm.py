@@ -6,6 +6,8 @@ air. Configure gammu as usual (HISGUARD_GAMMU_CONFIG, default ~/.gammurc).
 
 from __future__ import annotations
 
+import contextlib
+
 from django.conf import settings
 
 from hisguard.paging.channels import Outgoing, SendError
@@ -28,7 +30,5 @@ def send(message: Outgoing) -> None:
     except gammu.GSMError as exc:
         raise SendError(f"gammu: {exc}") from exc
     finally:
-        try:
+        with contextlib.suppress(Exception):  # the modem may already be gone
             machine.Terminate()
-        except Exception:  # noqa: BLE001, S110 - the modem may already be gone
-            pass

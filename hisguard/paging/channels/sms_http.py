@@ -33,6 +33,10 @@ def send(message: Outgoing) -> None:
         text = f"{text[: MAX_CHARS - len(message.ack_url) - 1]} {message.ack_url}"
     post_json(
         gateway,
-        {"phone": message.address.replace(" ", "").replace("-", ""), "message": text[:MAX_CHARS], "id": message.idempotency_key},
+        {
+            "phone": message.address.replace(" ", "").replace("-", ""),
+            "message": text[:MAX_CHARS],
+            "id": message.idempotency_key,
+        },
         idempotency_key=message.idempotency_key,
     )

@@ -12,8 +12,10 @@ from django.core.management.base import BaseCommand
 
 
 def process_commands(host: str, port: int) -> dict[str, list[str]]:
-    """The processes HISGuard runs. The worker and checker join this table as they arrive."""
+    """The processes HISGuard runs: each part adds its own line."""
+    manage = [sys.executable, "-m", "hisguard.cli"]
     return {
+        "worker": [*manage, "worker"],
         "web": [
             sys.executable,
             "-m",

@@ -9,7 +9,6 @@ told (informational, not stopped by acknowledgement).
 from __future__ import annotations
 
 import datetime
-from collections.abc import Sequence
 
 from django.db import transaction
 

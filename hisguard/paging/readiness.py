@@ -60,3 +60,20 @@ def workers(now: datetime.datetime | None = None) -> list[tuple[WorkerHeartbeat,
         (beat, now - beat.last_seen < datetime.timedelta(seconds=60))
         for beat in WorkerHeartbeat.objects.all()
     ]
+
+
+def stuck(now: datetime.datetime | None = None) -> dict[str, int]:
+    """What has waited past its time: a sign that no worker runs or one is stuck."""
+    from hisguard.paging.auditor import GRACE
+    from hisguard.paging.models import Delivery, EscalationRun
+
+    now = now or timezone.now()
+    return {
+        "runs": EscalationRun.objects.filter(
+            state__in=[EscalationRun.State.ACTIVE, EscalationRun.State.ACKNOWLEDGED],
+            next_due_at__lt=now - GRACE,
+        ).count(),
+        "deliveries": Delivery.objects.filter(
+            state=Delivery.State.QUEUED, next_attempt_at__lt=now - GRACE
+        ).count(),
+    }

@@ -124,6 +124,7 @@ def readiness_page(request: HttpRequest) -> HttpResponse:
             "unreachable": unreachable,
             "workers": readiness.workers(),
             "failed": Delivery.objects.filter(state=Delivery.State.FAILED).count(),
+            "stuck": readiness.stuck(),
         },
     )
 

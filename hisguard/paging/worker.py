@@ -26,6 +26,7 @@ from hisguard.incidents import timeline
 from hisguard.incidents.models import TimelineEntry
 from hisguard.paging import messages
 from hisguard.paging.actions import ack_url_for, contact_methods, process_due_escalations
+from hisguard.paging.auditor import audit
 from hisguard.paging.channels import Outgoing, SendError, send
 from hisguard.paging.models import Delivery, DeliveryAttempt, Notification, WorkerHeartbeat
 
@@ -189,6 +190,7 @@ class Worker:
         self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="deliver")
         self.processed = 0
         self._last_beat = 0.0
+        self._last_audit = 0.0
 
     def run_once(self) -> int:
         """One pass: due escalation steps, then due deliveries. Returns the work done."""
@@ -202,7 +204,14 @@ class Worker:
             work += len(ids)
         self.processed += work
         self._heartbeat()
+        self._audit()
         return work
+
+    def _audit(self) -> None:
+        if time.monotonic() - self._last_audit < 60:
+            return
+        self._last_audit = time.monotonic()
+        audit(timezone.now())
 
     def _heartbeat(self) -> None:
         if time.monotonic() - self._last_beat < 5:

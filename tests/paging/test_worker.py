@@ -199,3 +199,29 @@ def test_two_workers_deliver_500_messages_exactly_once(receiver):
     assert len(keys) == 500 == len(set(keys))
     by_worker = set(DeliveryAttempt.objects.values_list("worker", flat=True))
     assert by_worker == {"w1", "w2"}
+
+
+def test_the_auditor_repairs_a_stalled_escalation_and_requeues_a_lost_message(
+    staff, tiny, receiver, worker, actors
+):
+    from django.test import Client
+
+    from hisguard.paging.auditor import audit
+    from hisguard.paging.models import EscalationRun
+
+    from ..conftest import api_report
+
+    with time_machine.travel(T0, tick=False) as clock:
+        api_report(Client(), tiny.ws("PC-A1-1"))
+        run = EscalationRun.objects.get()
+        EscalationRun.objects.filter(pk=run.pk).update(next_due_at=None)  # a run that would never move
+        lost = message(staff["NA2"], "lost")
+        lost.deliveries.all().delete()  # a message whose delivery row vanished
+        clock.shift(datetime.timedelta(minutes=5))
+        stale = actors["it_head"].client.get("/paging/readiness/").content.decode()
+        assert 'id="stuck"' not in stale  # the run has no due time, so only the auditor sees it
+        report = audit(T0 + datetime.timedelta(minutes=5))
+        assert report.repaired_runs == 1 and report.requeued_notifications == 1
+        assert 'id="stuck"' in actors["it_head"].client.get("/paging/readiness/").content.decode()
+        worker.run_once()
+    assert set(receiver.paths()) == {"/p/NA1", "/p/NA2"}

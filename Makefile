@@ -8,11 +8,13 @@ PORT   ?= 8000
 
 .PHONY: run test test-sqlite test-postgres lint typecheck bench install migrate demo clean messages
 
-$(BIN)/hisguard: requirements.txt requirements-dev.txt pyproject.toml
+$(BIN)/hisguard: requirements.txt requirements-dev.txt requirements-gsm.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	$(BIN)/pip install --quiet --no-deps -e .
+	@if pkg-config --exists gammu 2>/dev/null; then $(BIN)/pip install --quiet -r requirements-gsm.txt; \
+	  else echo "libgammu not found: the GSM-modem SMS channel stays off (apt-get install libgammu-dev)"; fi
 	@touch $@
 
 install: $(BIN)/hisguard

@@ -417,10 +417,15 @@ def broadcast(incident: Incident, text: str, *, now=None) -> int:
     if len(text) > 1000:
         raise DomainError(_("Keep an all-hospital notice under 1000 characters."))
     now = now or timezone.now()
-    recipients = Person.objects.filter(hospital=incident.hospital, is_active=True, position__in=HEADS)
+    recipients = Person.objects.filter(
+        hospital=incident.hospital, is_active=True, position__in=HEADS
+    ).prefetch_related("contact_methods")
     key = hashlib.sha256(f"{incident.pk}:{text}:{now.isoformat()}".encode()).hexdigest()[:24]
+    worded: dict[str, tuple[str, str]] = {}  # one wording per language, not per person
     for person in recipients:
-        subject, body = messages.broadcast_message(incident, text, person.language)
+        if person.language not in worded:
+            worded[person.language] = messages.broadcast_message(incident, text, person.language)
+        subject, body = worded[person.language]
         notify(
             person,
             kind=Notification.Kind.BROADCAST,

@@ -47,7 +47,7 @@ class Receiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
                 now = time.perf_counter()
                 subject = body.get("subject", "")
@@ -70,9 +70,7 @@ class Receiver:
 
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
-    return (
-        ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))] if ordered else float("nan")
-    )
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))] if ordered else float("nan")
 
 
 def setup_django(env: dict[str, str]) -> None:
@@ -100,7 +98,7 @@ def drop_postgres(url: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def build_hospital(receiver_url: str, heads: int):
+def build_hospital(receiver_url: str, heads: int, incidents: int):
     from hisguard.core.audit import acting_as
     from hisguard.incidents.models import ClassificationPolicy
     from hisguard.organisation.models import Area, Asset, Department, Hospital, Person
@@ -113,25 +111,33 @@ def build_hospital(receiver_url: str, heads: int):
         area = Area.objects.create(hospital=hospital, code="B", name="楼")
         dept = Department.objects.create(hospital=hospital, code="D", name="科室", area=area)
         core = Asset.objects.create(hospital=hospital, hostname="B-CORE", kind="core_switch")
-        workstations = []
-        for s in range(20):
-            switch = Asset.objects.create(
-                hospital=hospital, hostname=f"B-SW-{s}", kind="access_switch", upstream=core, area=area
-            )
-            workstations += Asset.objects.bulk_create(
-                [
-                    Asset(
-                        hospital=hospital,
-                        hostname=f"B-PC-{s}-{i}",
-                        kind="workstation",
-                        upstream=switch,
-                        area=area,
-                        department=dept,
-                        report_token=f"t{s}x{i}",
-                    )
-                    for i in range(20)
-                ]
-            )
+        # One workstation behind each switch, each on its own floor: every report is its own incident.
+        switches = Asset.objects.bulk_create(
+            [
+                Asset(hospital=hospital, hostname=f"B-SW-{n}", kind="access_switch", upstream=core)
+                for n in range(incidents)
+            ]
+        )
+        floors = Area.objects.bulk_create(
+            [
+                Area(hospital=hospital, code=f"F{n}", name=f"{n}层", kind="floor", parent=area)
+                for n in range(incidents)
+            ]
+        )
+        workstations = Asset.objects.bulk_create(
+            [
+                Asset(
+                    hospital=hospital,
+                    hostname=f"B-PC-{n}",
+                    kind="workstation",
+                    upstream=switch,
+                    area=floors[n],
+                    department=dept,
+                    report_token=f"t{n}",
+                )
+                for n, switch in enumerate(switches)
+            ]
+        )
         admins = [
             Person.objects.create(
                 hospital=hospital, employee_no=f"NA{i}", name=f"网管{i}", position="network_admin"
@@ -158,7 +164,7 @@ def build_hospital(receiver_url: str, heads: int):
 
 def start_workers(count: int, env: dict[str, str]) -> list[subprocess.Popen]:
     return [
-        subprocess.Popen(  # noqa: S603
+        subprocess.Popen(
             [sys.executable, "-m", "hisguard.cli", "worker", "--name", f"bench-{i}", "--threads", "16"],
             cwd=ROOT,
             env=env,
@@ -179,7 +185,7 @@ def stop(workers: list[subprocess.Popen]) -> None:
             w.kill()
 
 
-def measure_incidents(receiver: Receiver, workstations, count: int, rate: float) -> list[float]:
+def measure_incidents(receiver: Receiver, workstations, count: int, rate: float, offset: int) -> list[float]:
     from hisguard.core.audit import acting_as
     from hisguard.reporting.actions import ReportInput, submit_report
 
@@ -191,7 +197,7 @@ def measure_incidents(receiver: Receiver, workstations, count: int, rate: float)
         delay = target - time.perf_counter()
         if delay > 0:
             time.sleep(delay)
-        ws = workstations[(i * 21) % len(workstations)]  # different switches: separate incidents
+        ws = workstations[i + offset]
         with acting_as(None, label="bench"):
             report = submit_report(ReportInput(symptom="cannot_enter", workstation=ws))
         committed[report.incident.number] = time.perf_counter()
@@ -212,11 +218,8 @@ def measure_broadcast(receiver: Receiver, heads: int) -> tuple[float, int]:
     with acting_as(None, label="bench"):
         broadcast(incident, "全院通知：HIS 故障，请按手工流程操作")
     deadline = start + 300
-    last_count, last_change = before, start
     while time.perf_counter() < deadline and receiver.count - before < heads:
         time.sleep(0.02)
-        if receiver.count != last_count:
-            last_count, last_change = receiver.count, time.perf_counter()
     return time.perf_counter() - start, receiver.count - before
 
 
@@ -258,12 +261,12 @@ def main() -> int:
     if args.database_url:
         env["DATABASE_URL"] = args.database_url
         create_postgres(args.database_url)
-    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)  # noqa: S603
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
     setup_django(env)
     from django.db import connection
 
     receiver = Receiver()
-    workstations = build_hospital(receiver.url, args.heads)
+    workstations = build_hospital(receiver.url, args.heads, args.incidents * 2)
     print(
         f"machine: {os.cpu_count()} cores, Python {platform.python_version()}, database {connection.vendor}"
     )
@@ -281,7 +284,9 @@ def main() -> int:
             workers = start_workers(count, env)
             try:
                 time.sleep(2)  # let the workers start
-                latencies = measure_incidents(receiver, workstations, args.incidents, args.rate)
+                latencies = measure_incidents(
+                    receiver, workstations, args.incidents, args.rate, offset=(count - 1) * args.incidents
+                )
                 broadcast_seconds, delivered = measure_broadcast(receiver, args.heads)
             finally:
                 stop(workers)

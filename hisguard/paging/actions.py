@@ -380,7 +380,7 @@ def stop_escalations(incident: Incident, now: datetime.datetime) -> None:
 def acknowledge_by_token(raw: str, now=None) -> Incident:
     now = now or timezone.now()
     token = (
-        AckToken.objects.select_for_update()
+        AckToken.objects.select_for_update(of=("self",))
         .select_related("notification__incident", "notification__person")
         .filter(token_hash=hashlib.sha256(raw.encode()).hexdigest())
         .first()

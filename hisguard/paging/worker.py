@@ -14,7 +14,7 @@ import logging
 import os
 import socket
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -72,11 +72,15 @@ def claim(now: datetime.datetime, limit: int) -> list[int]:
     return ids
 
 
-def prepare(delivery_id: int) -> Job:
-    """Everything that needs the database, done before the network part."""
-    delivery = Delivery.objects.select_related("notification__incident", "notification__person").get(
-        pk=delivery_id
+def prepare(ids: list[int]) -> list[Job]:
+    """Everything that needs the database, done before the network part (one query)."""
+    deliveries = Delivery.objects.select_related("notification__incident", "notification__person").filter(
+        pk__in=ids
     )
+    return [_job(delivery) for delivery in deliveries]
+
+
+def _job(delivery: Delivery) -> Job:
     notification = delivery.notification
     subject, body = notification.subject, notification.body
     if notification.kind == Notification.Kind.DIGEST:
@@ -126,26 +130,43 @@ def backoff(attempts: int) -> datetime.timedelta:
 
 
 @transaction.atomic
-def record(outcome: Outcome, worker: str) -> None:
+def record(outcomes: list[Outcome], worker: str) -> None:
+    """Write results in one transaction: the attempts, then each delivery's new state."""
     now = timezone.now()
-    delivery = Delivery.objects.select_for_update().select_related("notification").get(pk=outcome.delivery_id)
-    DeliveryAttempt.objects.create(
-        delivery=delivery,
-        at=now,
-        ok=outcome.ok,
-        detail=outcome.detail[:2000],
-        duration_ms=outcome.duration_ms,
-        worker=worker,
+    deliveries = {
+        d.pk: d
+        for d in Delivery.objects.select_for_update(of=("self",))
+        .select_related("notification__person", "notification__incident")
+        .filter(pk__in=[o.delivery_id for o in outcomes])
+    }
+    DeliveryAttempt.objects.bulk_create(
+        [
+            DeliveryAttempt(
+                delivery_id=o.delivery_id,
+                at=now,
+                ok=o.ok,
+                detail=o.detail[:2000],
+                duration_ms=o.duration_ms,
+                worker=worker,
+            )
+            for o in outcomes
+        ]
     )
-    notification = delivery.notification
+    sent = [o.delivery_id for o in outcomes if o.ok]
+    if sent:
+        Delivery.objects.filter(pk__in=sent).update(
+            state=Delivery.State.SENT, sent_at=now, last_error="", lease_until=None
+        )
+        Notification.objects.filter(
+            deliveries__pk__in=sent, state__in=[Notification.State.PENDING, Notification.State.CANCELLED]
+        ).update(state=Notification.State.SENT)
+    for outcome in outcomes:
+        if not outcome.ok:
+            _record_failure(deliveries[outcome.delivery_id], outcome, now)
+
+
+def _record_failure(delivery: Delivery, outcome: Outcome, now: datetime.datetime) -> None:
     delivery.lease_until = None
-    if outcome.ok:
-        delivery.state, delivery.sent_at, delivery.last_error = Delivery.State.SENT, now, ""
-        delivery.save(update_fields=["state", "sent_at", "last_error", "lease_until"])
-        if notification.state in (Notification.State.PENDING, Notification.State.CANCELLED):
-            notification.state = Notification.State.SENT
-            notification.save(update_fields=["state"])
-        return
     delivery.last_error = outcome.detail[:2000]
     if outcome.retryable and delivery.attempts < settings.HISGUARD_DELIVERY_MAX_ATTEMPTS:
         delivery.state, delivery.next_attempt_at = Delivery.State.QUEUED, now + backoff(delivery.attempts)
@@ -153,7 +174,7 @@ def record(outcome: Outcome, worker: str) -> None:
         return
     delivery.state = Delivery.State.FAILED
     delivery.save(update_fields=["state", "last_error", "lease_until"])
-    _fall_back(notification, now)
+    _fall_back(delivery.notification, now)
 
 
 def _fall_back(notification: Notification, now: datetime.datetime) -> None:
@@ -186,6 +207,7 @@ def _fall_back(notification: Notification, now: datetime.datetime) -> None:
 class Worker:
     def __init__(self, *, batch: int = 50, threads: int = 8, name: str | None = None) -> None:
         self.batch = batch
+        self.threads = threads
         self.name = name or worker_name()
         self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="deliver")
         self.processed = 0
@@ -198,9 +220,7 @@ class Worker:
         work = process_due_escalations(now, worker=self.name)
         ids = claim(now, self.batch)
         if ids:
-            jobs = [prepare(delivery_id) for delivery_id in ids]
-            for outcome in self.pool.map(attempt, jobs):
-                record(outcome, self.name)
+            self._send_all(prepare(ids))
             work += len(ids)
         self.processed += work
         self._heartbeat()
@@ -212,6 +232,18 @@ class Worker:
             return
         self._last_audit = time.monotonic()
         audit(timezone.now())
+
+    def _send_all(self, jobs: list[Job]) -> None:
+        """Send with at most `threads` messages out but not yet recorded, and record each result
+        the moment it is known: a crash repeats at most the sends in flight, never a batch."""
+        pending = list(reversed(jobs))
+        in_flight: set = set()
+        while pending or in_flight:
+            while pending and len(in_flight) < self.threads:
+                in_flight.add(self.pool.submit(attempt, pending.pop()))
+            done, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
+            for future in done:
+                record([future.result()], self.name)
 
     def _heartbeat(self) -> None:
         if time.monotonic() - self._last_beat < 5:

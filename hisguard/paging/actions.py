@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import datetime
 import hashlib
-import secrets
 from typing import Any
 
 from django.conf import settings
+from django.core import signing
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
@@ -165,14 +165,13 @@ def notify_reporters(incident: Incident, text: str, now: datetime.datetime) -> i
     return len(phones)
 
 
+ACK_SALT = "hisguard.paging.ack"
+
+
 def ack_url_for(notification: Notification) -> str:
-    raw = secrets.token_urlsafe(24)
-    AckToken.objects.create(
-        token_hash=hashlib.sha256(raw.encode()).hexdigest(),
-        notification=notification,
-        expires_at=notification.created_at + datetime.timedelta(hours=settings.HISGUARD_ACK_LINK_HOURS),
-    )
-    return settings.SITE_URL + reverse("ack-link", args=[raw])
+    """A signed link: nothing to store per message; it expires and works once."""
+    token = signing.dumps({"n": notification.pk}, salt=ACK_SALT, compress=True)
+    return settings.SITE_URL + reverse("ack-link", args=[token])
 
 
 # --- Escalation ----------------------------------------------------------------------------
@@ -379,24 +378,27 @@ def stop_escalations(incident: Incident, now: datetime.datetime) -> None:
 @transaction.atomic
 def acknowledge_by_token(raw: str, now=None) -> Incident:
     now = now or timezone.now()
-    token = (
-        AckToken.objects.select_for_update(of=("self",))
-        .select_related("notification__incident", "notification__person")
-        .filter(token_hash=hashlib.sha256(raw.encode()).hexdigest())
-        .first()
+    try:
+        data = signing.loads(
+            raw, salt=ACK_SALT, max_age=datetime.timedelta(hours=settings.HISGUARD_ACK_LINK_HOURS)
+        )
+    except signing.SignatureExpired as exc:
+        raise DomainError(
+            _("This acknowledgement link has expired."), code="link_expired", status=410
+        ) from exc
+    except signing.BadSignature as exc:
+        raise DomainError(_("This acknowledgement link is not valid."), code="bad_link", status=404) from exc
+    notification = (
+        Notification.objects.select_related("incident", "person").filter(pk=data.get("n")).first()
+        if isinstance(data, dict)
+        else None
     )
-    if token is None:
+    if notification is None or notification.incident is None:
         raise DomainError(_("This acknowledgement link is not valid."), code="bad_link", status=404)
-    if token.used_at is not None:
+    _use, created = AckToken.objects.get_or_create(notification=notification, defaults={"used_at": now})
+    if not created:
         raise DomainError(_("This acknowledgement link was already used."), code="link_used", status=409)
-    if token.expires_at < now:
-        raise DomainError(_("This acknowledgement link has expired."), code="link_expired", status=410)
-    token.used_at = now
-    token.save(update_fields=["used_at"])
-    incident = token.notification.incident
-    person = token.notification.person
-    if incident is None:
-        raise DomainError(_("This acknowledgement link is not valid."), code="bad_link", status=404)
+    incident, person = notification.incident, notification.person
     with audit.acting_as(None, label=f"{person.name if person else '?'} (link)"):
         try:
             acknowledge(incident, person=person, via="link", now=now)

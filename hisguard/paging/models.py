@@ -385,12 +385,11 @@ class EscalationRun(models.Model):
 
 
 class AckToken(models.Model):
-    """A single-use, expiring acknowledgement link sent inside a message."""
+    """The use of a notification's acknowledgement link. The link itself is signed (it needs no
+    row until it is used); this row makes it single-use."""
 
-    token_hash = models.CharField(max_length=64, unique=True)
-    notification = models.ForeignKey(Notification, on_delete=models.CASCADE, related_name="ack_tokens")
-    expires_at = models.DateTimeField()
-    used_at = models.DateTimeField(null=True, blank=True)
+    notification = models.OneToOneField(Notification, on_delete=models.CASCADE, related_name="ack_use")
+    used_at = models.DateTimeField()
 
     def __str__(self) -> str:
         return f"ack {self.notification_id}"

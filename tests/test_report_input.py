@@ -151,3 +151,30 @@ def test_workstation_page_refuses_bad_input_with_the_form(tiny):
     assert FaultReport.objects.count() == 0
     unknown = client.get("/r/not-a-token/")
     assert unknown.status_code == 404
+
+
+def test_an_api_token_may_report_by_department_when_no_hostname_is_known(tiny, actors):
+    from .conftest import api
+
+    it = actors["network_admin"]
+    body = {"department": "DB2", "symptom": "no_network", "reporter_name": "电话报告"}
+    response = api(Client(), "post", "/api/v1/reports", it.token, body)
+    assert response.status_code == 201, response.content
+    report = FaultReport.objects.get()
+    assert report.workstation is None and report.department == tiny.departments["DB2"]
+    assert report.channel == "api" and report.received_by == it.user
+    missing = api(Client(), "post", "/api/v1/reports", it.token, {"symptom": "no_network"})
+    assert missing.status_code == 400 and missing.json()["error"]["code"] == "location_required"
+    unknown = api(
+        Client(), "post", "/api/v1/reports", it.token, {"department": "NOPE", "symptom": "no_network"}
+    )
+    assert unknown.status_code == 404
+    # A workstation's own token still has to name its workstation.
+    token_only = Client().post(
+        "/api/v1/reports",
+        {"department": "DB2", "symptom": "no_network"},
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {tiny.ws('PC-A1-1').report_token}",
+    )
+    assert token_only.status_code == 404
+    assert FaultReport.objects.count() == 1

@@ -5,11 +5,11 @@ from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
-from ninja import Router, Schema, Status
+from ninja import Field, Router, Schema, Status
 
 from hisguard.core.api_auth import API_AUTH, ReportTokenOrApiTokenAuth, WorkstationPrincipal, require
 from hisguard.core.errors import DomainError, Forbidden, NotFound, interpolate
-from hisguard.organisation.models import InformationSystem
+from hisguard.organisation.models import Department, InformationSystem
 from hisguard.reporting.actions import ReportInput, find_workstation, submit_report
 from hisguard.reporting.models import Channel, FaultReport
 
@@ -17,7 +17,8 @@ router = Router(tags=["reports"])
 
 
 class ReportIn(Schema):
-    workstation: str
+    workstation: str | None = Field(None, description="hostname or id; required with a workstation's token")
+    department: str | None = Field(None, description="department code, when the caller knows no hostname")
     symptom: str
     system: str | None = None
     text: str = ""
@@ -54,6 +55,15 @@ def find_system(hospital, value: str | None) -> InformationSystem | None:
     return system
 
 
+def find_department(code: str) -> Department:
+    department = Department.objects.select_related("hospital").filter(code__iexact=code.strip()).first()
+    if department is None:
+        raise NotFound(
+            interpolate(_("Unknown department: %(code)s."), {"code": code[:32]}), code="unknown_department"
+        )
+    return department
+
+
 def report_out(report: FaultReport) -> dict:
     incident = report.incident
     return {
@@ -77,22 +87,28 @@ def create_report(request: HttpRequest, payload: ReportIn):
     """Report a fault from a workstation. Authenticate with the workstation's own report token
     (the one in its report link) or with an API token allowed to take reports."""
     principal = request.auth  # type: ignore[attr-defined]
-    workstation = find_workstation(payload.workstation)
     if isinstance(principal, WorkstationPrincipal):
+        workstation = find_workstation(payload.workstation or "")
         if principal.asset.pk != workstation.pk:
             raise Forbidden(_("This report token belongs to another workstation."))
-        channel, received_by = Channel.WORKSTATION, None
+        channel, received_by, department = Channel.WORKSTATION, None, None
     else:
         require(request, "reporting.add_faultreport")
         channel, received_by = Channel.API, principal
+        workstation = find_workstation(payload.workstation) if payload.workstation else None
+        department = find_department(payload.department) if payload.department else None
+        if workstation is None and department is None:
+            raise DomainError(_("Say which workstation or department is affected."), code="location_required")
     if not payload.symptom:
         raise DomainError(_("Choose what is wrong (the symptom)."), code="symptom_required")
+    hospital = workstation.hospital if workstation else department.hospital  # type: ignore[union-attr]
     report = submit_report(
         ReportInput(
             symptom=payload.symptom,
             channel=channel,
             workstation=workstation,
-            system=find_system(workstation.hospital, payload.system),
+            department=department,
+            system=find_system(hospital, payload.system),
             text=payload.text,
             contact_phone=payload.contact_phone,
             reporter_name=payload.reporter_name,

@@ -7,11 +7,14 @@ from django.utils.translation import gettext_lazy as _
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
+from hisguard.continuity.api import router as continuity_router
 from hisguard.core.errors import DomainError, Throttled, bilingual, interpolate
 from hisguard.incidents.api import router as incidents_router
+from hisguard.monitoring.api import router as monitoring_router
 from hisguard.organisation.api import router as organisation_router
 from hisguard.paging.api import router as paging_router
 from hisguard.reporting.api import router as reporting_router
+from hisguard.response.api import router as response_router
 
 api = NinjaAPI(
     title="HISGuard API",
@@ -69,3 +72,6 @@ api.add_router("/reports", reporting_router)
 api.add_router("/incidents", incidents_router)
 api.add_router("/", organisation_router)
 api.add_router("/", paging_router)
+api.add_router("/", monitoring_router)
+api.add_router("/", response_router)
+api.add_router("/", continuity_router)

@@ -61,6 +61,9 @@ INSTALLED_APPS = [
     "hisguard.reporting",
     "hisguard.incidents",
     "hisguard.paging",
+    "hisguard.response",
+    "hisguard.monitoring",
+    "hisguard.continuity",
 ]
 
 MIDDLEWARE = [
@@ -202,3 +205,54 @@ HISGUARD_DELIVERY_BACKOFF_SECONDS = env_int("HISGUARD_DELIVERY_BACKOFF_SECONDS",
 HISGUARD_DELIVERY_BACKOFF_CAP_SECONDS = env_int("HISGUARD_DELIVERY_BACKOFF_CAP_SECONDS", 300)
 HISGUARD_WORKER_POLL_SECONDS = float(env_str("HISGUARD_WORKER_POLL_SECONDS", "0.25"))
 HISGUARD_WORKER_LEASE_SECONDS = env_int("HISGUARD_WORKER_LEASE_SECONDS", 120)
+
+# Monitoring (issue #4). The checker contacts only loopback plus the networks an administrator
+# adds (monitoring.AllowedNetwork); these are always allowed on top of those.
+HISGUARD_MONITORING_ALWAYS_ALLOWED = env_list("HISGUARD_MONITORING_ALWAYS_ALLOWED", "127.0.0.0/8,::1/128")
+# SQLite database checks may only open files under these directories (read-only).
+HISGUARD_MONITORING_SQLITE_DIRS = env_list("HISGUARD_MONITORING_SQLITE_DIRS", str(VAR_DIR))
+HISGUARD_MONITORING_CA_FILE = env_str(
+    "HISGUARD_MONITORING_CA_FILE", ""
+)  # the hospital's own CA for HTTPS/TLS checks
+HISGUARD_MONITORING_RAW_DAYS = env_int("HISGUARD_MONITORING_RAW_DAYS", 7)  # raw samples, then hourly rollups
+HISGUARD_MONITORING_ROLLUP_DAYS = env_int("HISGUARD_MONITORING_ROLLUP_DAYS", 90)
+HISGUARD_CHECKER_CONCURRENCY = env_int("HISGUARD_CHECKER_CONCURRENCY", 500)
+HISGUARD_CHECKER_FLUSH_SECONDS = float(env_str("HISGUARD_CHECKER_FLUSH_SECONDS", "1.0"))
+HISGUARD_CHECKER_NODE_TIMEOUT_SECONDS = env_int("HISGUARD_CHECKER_NODE_TIMEOUT_SECONDS", 30)
+# Intake: concurrent batches per web process before new (firing-only) batches get 429.
+HISGUARD_INTAKE_MAX_INFLIGHT = env_int("HISGUARD_INTAKE_MAX_INFLIGHT", 4)
+HISGUARD_INTAKE_SLOT_WAIT_SECONDS = float(env_str("HISGUARD_INTAKE_SLOT_WAIT_SECONDS", "2"))
+HISGUARD_INTAKE_MAX_BATCH = env_int("HISGUARD_INTAKE_MAX_BATCH", 1000)
+HISGUARD_INTAKE_MAX_BYTES = env_int("HISGUARD_INTAKE_MAX_BYTES", 5 * 1024 * 1024)
+
+# Incident command (issue #5). Targets for the post-incident review, in minutes, by class;
+# time to recover is measured against the shortest RTO of the systems affected.
+HISGUARD_RESPONSE_TARGETS = {
+    "detect": env_int("HISGUARD_TARGET_DETECT_MINUTES", 10),
+    "acknowledge": {1: 5, 2: 15, 3: 30},
+    "classify": {1: 15, 2: 30, 3: 60},
+    "recover": {1: 240, 2: 480, 3: 1440},  # when no system with an RTO is affected
+}
+# Default playbooks and procedures (YAML); empty = the ones shipped in hisguard/response/data.
+HISGUARD_RESPONSE_DATA_DIR = env_str("HISGUARD_RESPONSE_DATA_DIR", "")
+# The PDF font (Debian: fonts-noto-cjk) and the face in the collection (2 = Simplified Chinese).
+_NOTO = "/usr/share/fonts/opentype/noto"
+HISGUARD_PDF_FONT = env_str("HISGUARD_PDF_FONT", f"{_NOTO}/NotoSansCJK-Regular.ttc")
+HISGUARD_PDF_FONT_BOLD = env_str("HISGUARD_PDF_FONT_BOLD", f"{_NOTO}/NotoSansCJK-Bold.ttc")
+HISGUARD_PDF_FONT_INDEX = env_int("HISGUARD_PDF_FONT_INDEX", 2)
+
+# Downtime data continuity (issue #6). Patient data at rest is sealed with AES-256-GCM under
+# HISGUARD_DATA_KEY (base64 of 32 random bytes); when it is empty, a key is generated on first
+# use into var/continuity-data.key (embedded setup). Retired keys stay readable from
+# HISGUARD_DATA_KEYS_OLD (comma-separated) while the snapshots sealed with them age out.
+HISGUARD_DATA_KEY = env_str("HISGUARD_DATA_KEY", "")
+HISGUARD_DATA_KEYS_OLD = env_list("HISGUARD_DATA_KEYS_OLD", "")
+# Ward times per frequency code for the 24-hour administration schedule, e.g. {"tid": ["08:00", "14:00", "20:00"]}.
+HISGUARD_CONTINUITY_ADMIN_TIMES: dict[str, list[str]] = {}
+# A run that has not finished after this long is taken as dead (its worker stopped).
+HISGUARD_CONTINUITY_RUN_TIMEOUT_MINUTES = env_int("HISGUARD_CONTINUITY_RUN_TIMEOUT_MINUTES", 30)
+HISGUARD_BREAK_GLASS_HOURS = env_int("HISGUARD_BREAK_GLASS_HOURS", 8)
+# Packet PDFs: a CJK TrueType font ("path" or "path#face"); empty = the first found of
+# WenQuanYi Micro Hei (Debian fonts-wqy-microhei), Droid Sans Fallback, Noto Sans CJK SC.
+HISGUARD_CONTINUITY_PDF_FONT = env_str("HISGUARD_CONTINUITY_PDF_FONT", "")
+HISGUARD_CONTINUITY_DEMO_DIR = Path(env_str("HISGUARD_CONTINUITY_DEMO_DIR", str(VAR_DIR / "continuity-demo")))

@@ -12,4 +12,7 @@ urlpatterns = [
     path("", include("hisguard.incidents.urls")),
     path("", include("hisguard.organisation.urls")),
     path("", include("hisguard.paging.urls")),
+    path("", include("hisguard.response.urls")),
+    path("", include("hisguard.monitoring.urls")),
+    path("", include("hisguard.continuity.urls")),
 ]

@@ -18,6 +18,9 @@ from hisguard.core.models import ApiToken
 from hisguard.incidents.models import ClassificationPolicy
 from hisguard.organisation.models import Area, Asset, Department, Hospital, InformationSystem
 
+# Browser fixtures (one chromium for the whole run), shared by tests/browser and others.
+from tests.browser.fixtures import browser, new_context, page, screenshot_dir  # noqa: F401
+
 PASSWORD = "test-pass-123"
 
 

@@ -49,7 +49,7 @@ class ReportTokenOrApiTokenAuth(HttpBearer):
         from hisguard.organisation.models import REPORTING_KINDS, Asset
 
         asset = (
-            Asset.objects.select_related("hospital", "department", "upstream")
+            Asset.objects.select_related("hospital", "department", "upstream", "area__parent__parent")
             .filter(report_token=token)
             .first()
         )

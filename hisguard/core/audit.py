@@ -20,11 +20,31 @@ from django.apps import apps
 from django.db import models
 from django.db.models.signals import post_delete, post_save
 
-AUDITED_APPS = {"organisation", "reporting", "incidents", "core", "paging"}
+AUDITED_APPS = {"organisation", "reporting", "incidents", "core", "paging", "continuity"}
 # Fields never copied into the log: credentials would otherwise leak to auditors.
 SECRET_FIELDS = {"report_token", "token_hash", "password", "status_token", "feed_token"}
+# Sealed (encrypted) patient data and connector credentials of the continuity app.
+SECRET_FIELDS |= {"sealed_secret", "sealed_issues", "sealed_payload", "sealed_render"}
+# Monitoring: the heartbeat URL's token is a credential.
+SECRET_FIELDS |= {"ping_token"}
+AUDITED_APPS |= {"monitoring"}
 # Records that are themselves the log, or pure bookkeeping.
 UNAUDITED_MODELS = {
+    # Monitoring: samples, rollups and state are high-volume machine output; alerts and
+    # warnings have their own history (timeline, warnings page); people's changes to the
+    # configuration are audited.
+    "monitoring.sample",
+    "monitoring.rollup",
+    "monitoring.checkstate",
+    "monitoring.statechange",
+    "monitoring.alert",
+    "monitoring.earlywarning",
+    "monitoring.checkernode",
+    # Downtime data continuity: snapshots and packets are high-volume sealed patient data;
+    # the packet access log is a log of its own.
+    "continuity.snapshot",
+    "continuity.wardpacket",
+    "continuity.packetaccess",
     "core.auditlog",
     "core.sequence",
     "incidents.timelineentry",
@@ -110,8 +130,13 @@ def _is_audited(sender: type[models.Model]) -> bool:
     return meta.app_label in AUDITED_APPS and meta.label_lower not in UNAUDITED_MODELS
 
 
-def _on_save(sender, instance, created, raw=False, **kwargs) -> None:
+def _on_save(sender, instance, created, raw=False, update_fields=None, **kwargs) -> None:
     if raw or not _is_audited(sender):
+        return
+    # Derived bookkeeping (e.g. an incident's "last evidence" time) is not a change anyone made;
+    # the change that moved it is audited on its own.
+    bookkeeping: frozenset[str] = getattr(sender, "AUDIT_BOOKKEEPING_FIELDS", frozenset())
+    if not created and update_fields and set(update_fields) <= bookkeeping:
         return
     record(
         f"{sender._meta.label_lower}.{'create' if created else 'update'}", instance, values=snapshot(instance)

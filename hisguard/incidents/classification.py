@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from django.utils.translation import gettext_lazy as _
 
-from hisguard.organisation.models import Asset
+from hisguard.organisation.models import Asset, InformationSystem
 
 # Assets whose failure takes down the whole hospital (一类) or an area (二类).
 CLASS_I_KINDS = {
@@ -47,6 +47,15 @@ class DownAsset:
 
 
 @dataclass(frozen=True)
+class DownSystem:
+    """An information system reported down by an alert (a check or an existing monitor)."""
+
+    system_id: int
+    criticality: str
+    label: str
+
+
+@dataclass(frozen=True)
 class Thresholds:
     window: datetime.timedelta = datetime.timedelta(minutes=10)
     class2_same_switch: int = 2
@@ -74,6 +83,7 @@ class Evidence:
     # For each system named in the reports: the departments that use it.
     system_departments: dict[int, set[int]] = field(default_factory=dict)
     system_labels: dict[int, str] = field(default_factory=dict)
+    down_systems: list[DownSystem] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -97,6 +107,8 @@ class Classification:
 REASON_TEXT = {
     "core_asset_down": _("Core asset %(asset)s is down"),
     "area_asset_down": _("Area infrastructure %(asset)s is down"),
+    "critical_system_down": _("Especially important system %(system)s is down"),
+    "system_down": _("System %(system)s is down"),
     "buildings": _("Reports from %(count)s buildings within %(minutes)s minutes"),
     "system_share": _(
         "%(count)s of %(total)s departments using %(system)s reported it within %(minutes)s minutes"
@@ -128,6 +140,14 @@ def classify(evidence: Evidence, thresholds: Thresholds, now: datetime.datetime)
             reasons.append(Reason(1, "core_asset_down", {"asset": asset.label}))
         elif asset.kind in CLASS_II_KINDS:
             reasons.append(Reason(2, "area_asset_down", {"asset": asset.label}))
+
+    # A system down (by an alert): the whole hospital when it is especially important (特别重要),
+    # otherwise the departments that use it.
+    for system in evidence.down_systems:
+        if system.criticality == InformationSystem.Criticality.CRITICAL:
+            reasons.append(Reason(1, "critical_system_down", {"system": system.label}))
+        else:
+            reasons.append(Reason(2, "system_down", {"system": system.label}))
 
     recent = [r for r in evidence.reports if now - thresholds.window <= r.at <= now]
     reasons += _building_reasons(recent, thresholds, minutes)

@@ -60,6 +60,8 @@ class ClassificationPolicy(models.Model):
 
 
 class Incident(models.Model):
+    AUDIT_BOOKKEEPING_FIELDS = frozenset({"last_evidence_at", "system_importance", "loss", "gbt_grade"})
+
     hospital = models.ForeignKey(
         Hospital, on_delete=models.PROTECT, related_name="incidents", verbose_name=_("hospital")
     )

@@ -628,11 +628,25 @@ def _demo_paging(hospital: Hospital) -> None:
 
     people = Person.objects.filter(hospital=hospital)
     ContactMethod.objects.bulk_create(
-        [ContactMethod(person=p, channel=Channel.EMAIL, address=f"{p.employee_no.lower()}@demo-hospital.local",
-                       priority=1) for p in people]
-        + [ContactMethod(person=p, channel=Channel.SMS_HTTP, address=p.phone, priority=2) for p in people if p.phone]
+        [
+            ContactMethod(
+                person=p,
+                channel=Channel.EMAIL,
+                address=f"{p.employee_no.lower()}@demo-hospital.local",
+                priority=1,
+            )
+            for p in people
+        ]
+        + [
+            ContactMethod(person=p, channel=Channel.SMS_HTTP, address=p.phone, priority=2)
+            for p in people
+            if p.phone
+        ]
     )
     ensure_defaults(hospital)
+    from hisguard.response.defaults import ensure_defaults as response_defaults
+
+    response_defaults(hospital, stock=40)  # playbooks, manual procedures, paper forms in stock
 
 
 def _create_logins(login_people: dict[str, Person]) -> list[str]:

@@ -389,7 +389,7 @@ def acknowledge_by_token(raw: str, now=None) -> Incident:
     except signing.BadSignature as exc:
         raise DomainError(_("This acknowledgement link is not valid."), code="bad_link", status=404) from exc
     notification = (
-        Notification.objects.select_related("incident", "person").filter(pk=data.get("n")).first()
+        Notification.objects.select_related("incident", "person").filter(pk=int(data.get("n") or 0)).first()
         if isinstance(data, dict)
         else None
     )

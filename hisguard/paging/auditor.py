@@ -63,7 +63,9 @@ def audit(now: datetime.datetime) -> AuditReport:
         .filter(has_live=False)
         .select_related("person")
     ):
-        method = notification.person.contact_methods.filter(is_active=True).order_by("priority").first()
+        person = notification.person
+        assert person is not None  # filtered on person above
+        method = person.contact_methods.filter(is_active=True).order_by("priority").first()
         if method is None:
             notification.state = Notification.State.UNREACHABLE
             notification.save(update_fields=["state"])

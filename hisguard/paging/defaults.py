@@ -9,6 +9,7 @@ told (informational, not stopped by acknowledgement).
 from __future__ import annotations
 
 import datetime
+from collections.abc import Sequence
 
 from django.db import transaction
 
@@ -32,7 +33,7 @@ ROSTERS = [
 
 
 def _roster(
-    hospital: Hospital, code: str, name: str, positions: list[str], start: datetime.date
+    hospital: Hospital, code: str, name: str, positions: Sequence[str], start: datetime.date
 ) -> DutyRoster:
     roster, created = DutyRoster.objects.get_or_create(hospital=hospital, code=code, defaults={"name": name})
     if not created:

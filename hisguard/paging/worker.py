@@ -14,23 +14,35 @@ import logging
 import os
 import socket
 import time
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
+from django.apps import apps
 from django.conf import settings
 from django.db import close_old_connections, transaction
 from django.db.models import F, Q
 from django.utils import timezone, translation
+from django.utils.module_loading import import_string
 
 from hisguard.incidents import timeline
 from hisguard.incidents.models import TimelineEntry
 from hisguard.paging import messages
 from hisguard.paging.actions import ack_url_for, contact_methods, process_due_escalations
-from hisguard.paging.auditor import audit
 from hisguard.paging.channels import Outgoing, SendError, send
 from hisguard.paging.models import Delivery, DeliveryAttempt, Notification, WorkerHeartbeat
 
 log = logging.getLogger("hisguard.worker")
+
+
+def periodic_jobs() -> list[tuple[str, float, Callable[[datetime.datetime], object]]]:
+    """Jobs declared by the apps themselves: an AppConfig may list `worker_jobs` as
+    (dotted path of a function taking `now`, interval in seconds). No central registry."""
+    jobs = []
+    for config in apps.get_app_configs():
+        for path, interval in getattr(config, "worker_jobs", ()):
+            jobs.append((path, float(interval), import_string(path)))
+    return jobs
 
 
 def worker_name() -> str:
@@ -212,7 +224,8 @@ class Worker:
         self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="deliver")
         self.processed = 0
         self._last_beat = 0.0
-        self._last_audit = 0.0
+        self._jobs = periodic_jobs()
+        self._last_run: dict[str, float] = {}
 
     def run_once(self) -> int:
         """One pass: due escalation steps, then due deliveries. Returns the work done."""
@@ -224,14 +237,19 @@ class Worker:
             work += len(ids)
         self.processed += work
         self._heartbeat()
-        self._audit()
+        self._run_periodic_jobs()
         return work
 
-    def _audit(self) -> None:
-        if time.monotonic() - self._last_audit < 60:
-            return
-        self._last_audit = time.monotonic()
-        audit(timezone.now())
+    def _run_periodic_jobs(self) -> None:
+        """Each app's periodic work (auditor, overdue playbook steps, snapshots …), when due."""
+        for path, interval, job in self._jobs:
+            if time.monotonic() - self._last_run.get(path, float("-inf")) < interval:
+                continue
+            self._last_run[path] = time.monotonic()
+            try:
+                job(timezone.now())
+            except Exception:
+                log.exception("periodic job %s failed", path)
 
     def _send_all(self, jobs: list[Job]) -> None:
         """Send with at most `threads` messages out but not yet recorded, and record each result

@@ -38,9 +38,10 @@ class ReportInput:
 
 def find_workstation(identifier: str | int) -> Asset:
     """A workstation by hostname or numeric id."""
-    query = Asset.objects.select_related("hospital", "area", "department", "upstream")
+    query = Asset.objects.select_related("hospital", "area__parent__parent", "department", "upstream")
     value = str(identifier).strip()
-    asset = query.filter(hostname__iexact=value).first()
+    # The exact hostname uses the unique index; the case-insensitive match is the fallback.
+    asset = query.filter(hostname=value).first() or query.filter(hostname__iexact=value).first()
     if asset is None and value.isdigit():
         asset = query.filter(pk=int(value)).first()
     if asset is None or asset.kind not in REPORTING_KINDS or not asset.is_active:
@@ -113,7 +114,7 @@ def submit_report(data: ReportInput) -> FaultReport:
         workstation=ws,
         department=department,
         area_id=area_id,
-        building_id=building_of(area_id, area_parents(hospital)) if area_id else None,
+        building_id=_building_id(ws, department, area_id, hospital),
         access_switch=access_switch,
         system=data.system,
         symptom=data.symptom,
@@ -126,6 +127,18 @@ def submit_report(data: ReportInput) -> FaultReport:
     incident = attach_report(report, now=now)
     audit.record("report.submit", report, incident=incident.number, channel=data.channel)
     return report
+
+
+def _building_id(
+    ws: Asset | None, department: Department | None, area_id: int | None, hospital
+) -> int | None:
+    """The building the report comes from, from relations already loaded where possible."""
+    area = ws.area if ws is not None else (department.area if department is not None else None)
+    if area is None:
+        return None
+    if area.parent_id is None or (area.parent is not None and area.parent.parent_id is None):
+        return area.parent_id or area.pk
+    return building_of(area_id, area_parents(hospital))
 
 
 def systems_offered(workstation: Asset) -> tuple[list[InformationSystem], list[InformationSystem]]:

@@ -88,7 +88,9 @@ def create_report(request: HttpRequest, payload: ReportIn):
     (the one in its report link) or with an API token allowed to take reports."""
     principal = request.auth  # type: ignore[attr-defined]
     if isinstance(principal, WorkstationPrincipal):
-        workstation = find_workstation(payload.workstation or "")
+        named = (payload.workstation or "").strip()
+        same = named in (principal.asset.hostname, str(principal.asset.pk))
+        workstation = principal.asset if same else find_workstation(named)
         if principal.asset.pk != workstation.pk:
             raise Forbidden(_("This report token belongs to another workstation."))
         channel, received_by, department = Channel.WORKSTATION, None, None

@@ -16,6 +16,7 @@ def process_commands(host: str, port: int) -> dict[str, list[str]]:
     manage = [sys.executable, "-m", "hisguard.cli"]
     return {
         "worker": [*manage, "worker"],
+        "checker": [*manage, "checker"],
         "web": [
             sys.executable,
             "-m",

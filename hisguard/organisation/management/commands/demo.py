@@ -46,6 +46,12 @@ class Command(BaseCommand):
                 summary = load_demo()
         except DemoConflict as exc:
             raise CommandError(str(exc.message)) from exc
+        # Synthetic patients for the wards' downtime packets (about 10 s): a separate step so
+        # the hospital model above stays quick to load in tests.
+        from hisguard.continuity.demo import load_continuity_demo
+
+        with acting_as(label="hisguard demo"):
+            load_continuity_demo(hospital=summary.hospital)
         counts = ", ".join(f"{name}={value}" for name, value in summary.counts.items())
         self.stdout.write(
             self.style.SUCCESS(

@@ -27,7 +27,7 @@ demo: migrate
 
 ## make run: set up everything and start web + worker + checker on http://$(HOST):$(PORT)
 run: demo
-	$(BIN)/hisguard up --host $(HOST) --port $(PORT)
+	SITE_URL=$${SITE_URL:-http://$(HOST):$(PORT)} $(BIN)/hisguard up --host $(HOST) --port $(PORT)
 
 ## make test: the whole suite on SQLite, then on PostgreSQL, browser tests included
 test: install

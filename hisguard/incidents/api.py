@@ -13,6 +13,7 @@ from hisguard.incidents import actions
 from hisguard.incidents.classification import describe
 from hisguard.incidents.models import OPEN_STATUSES, Incident, IncidentAsset
 from hisguard.incidents.timeline import headline
+from hisguard.organisation.lookup import find_asset
 from hisguard.organisation.models import Asset
 
 router = Router(tags=["incidents"], auth=API_AUTH)
@@ -186,9 +187,7 @@ class AssetDownIn(Schema):
 
 def _asset(identifier: str) -> Asset:
     value = identifier.strip()
-    asset = Asset.objects.filter(hostname__iexact=value).first()
-    if asset is None and value.isdigit():
-        asset = Asset.objects.filter(pk=int(value)).first()
+    asset = find_asset(value)
     if asset is None:
         raise NotFound(interpolate(_("Unknown asset: %(asset)s."), {"asset": value[:64]}))
     return asset

@@ -5,6 +5,7 @@ from django.utils.translation import gettext_lazy as _
 
 from hisguard.incidents import gbt
 from hisguard.incidents.models import HospitalClass, Status
+from hisguard.organisation.lookup import find_asset
 from hisguard.organisation.models import Asset
 
 
@@ -50,9 +51,7 @@ class AssetDownForm(forms.Form):
 
     def clean_asset(self) -> Asset:
         value = self.cleaned_data["asset"].strip()
-        asset = (
-            Asset.objects.filter(hostname__iexact=value).exclude(kind__in=["workstation", "terminal"]).first()
-        )
+        asset = find_asset(value, Asset.objects.exclude(kind__in=["workstation", "terminal"]), allow_id=False)
         if asset is None:
             raise forms.ValidationError(_("No infrastructure asset is called %(asset)s.") % {"asset": value})
         return asset

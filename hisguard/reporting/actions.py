@@ -16,6 +16,7 @@ from hisguard.core import audit
 from hisguard.core.errors import DomainError, NotFound, Throttled, interpolate
 from hisguard.core.sequences import next_in_sequence
 from hisguard.incidents.actions import attach_report
+from hisguard.organisation.lookup import find_asset
 from hisguard.organisation.models import REPORTING_KINDS, Asset, Department, InformationSystem
 from hisguard.organisation.topology import area_parents, building_of
 from hisguard.reporting.models import Channel, FaultReport, Symptom
@@ -38,12 +39,10 @@ class ReportInput:
 
 def find_workstation(identifier: str | int) -> Asset:
     """A workstation by hostname or numeric id."""
-    query = Asset.objects.select_related("hospital", "area__parent__parent", "department", "upstream")
     value = str(identifier).strip()
-    # The exact hostname uses the unique index; the case-insensitive match is the fallback.
-    asset = query.filter(hostname=value).first() or query.filter(hostname__iexact=value).first()
-    if asset is None and value.isdigit():
-        asset = query.filter(pk=int(value)).first()
+    asset = find_asset(
+        value, Asset.objects.select_related("hospital", "area__parent__parent", "department", "upstream")
+    )
     if asset is None or asset.kind not in REPORTING_KINDS or not asset.is_active:
         raise NotFound(
             interpolate(_("Unknown workstation: %(ws)s."), {"ws": value[:64]}), code="unknown_workstation"

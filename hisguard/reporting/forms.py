@@ -4,6 +4,7 @@ from django import forms
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
+from hisguard.organisation.lookup import find_asset
 from hisguard.organisation.models import Asset, Department, InformationSystem
 from hisguard.reporting.models import Symptom
 
@@ -45,7 +46,7 @@ class IntakeForm(ReportForm):
         value = self.cleaned_data.get("workstation", "").strip()
         if not value:
             return None
-        asset = Asset.objects.filter(hostname__iexact=value).first()
+        asset = find_asset(value, allow_id=False)
         if asset is None:
             raise forms.ValidationError(_("Unknown workstation: %(ws)s.") % {"ws": value})
         return asset

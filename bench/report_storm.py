@@ -49,6 +49,9 @@ from urllib.parse import unquote, urlsplit
 
 import httpx
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import rawhttp
+
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
@@ -228,10 +231,10 @@ def build_plan(
 
 
 async def _send(
-    client: httpx.AsyncClient, req: Request, scheduled: float | None, gate: asyncio.Semaphore | None = None
+    client: rawhttp.Pool, req: Request, scheduled: float | None, gate: asyncio.Semaphore | None = None
 ) -> Result:
     issued = time.perf_counter()
-    if gate is not None:  # wait for a free connection here: httpx's own queue costs O(waiting) per request
+    if gate is not None:  # wait for a free connection here, so `started` says when it left
         await gate.acquire()
     try:
         return await _post(client, req, issued, scheduled if scheduled is not None else issued)
@@ -240,13 +243,13 @@ async def _send(
             gate.release()
 
 
-async def _post(client: httpx.AsyncClient, req: Request, issued: float, origin: float) -> Result:
+async def _post(client: rawhttp.Pool, req: Request, issued: float, origin: float) -> Result:
     started = time.perf_counter()
     try:
-        response = await client.post(
-            "/api/v1/reports", json=req.body, headers={"Authorization": f"Bearer {req.workstation.token}"}
+        response = await client.post_json(
+            "/api/v1/reports", req.body, headers={"Authorization": f"Bearer {req.workstation.token}"}
         )
-    except httpx.HTTPError as exc:
+    except rawhttp.HttpError as exc:
         now = time.perf_counter()
         return Result(req, None, type(exc).__name__, issued, started, now, now - origin, None)
     finished = time.perf_counter()
@@ -259,12 +262,16 @@ async def _post(client: httpx.AsyncClient, req: Request, issued: float, origin: 
     return Result(req, response.status_code, error, issued, started, finished, finished - origin, key)
 
 
-def _client(base_url: str, concurrency: int) -> httpx.AsyncClient:
-    return httpx.AsyncClient(
-        base_url=base_url,
-        limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
-        timeout=httpx.Timeout(60.0, pool=120.0),
-    )
+@contextlib.asynccontextmanager
+async def _client(base_url: str, concurrency: int):
+    """The load generator's connections (see bench/rawhttp.py: httpx cost the server ~2.8 ms
+    of CPU per request on these shared cores)."""
+    address = urlsplit(base_url)
+    pool = rawhttp.Pool(address.hostname or "127.0.0.1", address.port or 80, concurrency, timeout=60.0)
+    try:
+        yield pool
+    finally:
+        await pool.close()
 
 
 async def warm_up(base_url: str, path: str, concurrency: int) -> None:
@@ -641,7 +648,7 @@ def machine(pg_version: str | None, workers: str, threads: str) -> list[str]:
         f"code       {code}",
         f"machine    nproc {len(os.sched_getaffinity(0))}, {cpu}, {memory} RAM, {platform.platform()}",
         f"python     {platform.python_version()}, Django {django.get_version()}, gunicorn {gunicorn.__version__},"
-        f" httpx {httpx.__version__}",
+        " client bench/rawhttp.py (asyncio streams, keep-alive)",
         f"sqlite     {sqlite3.sqlite_version}",
         f"database   {'PostgreSQL ' + pg_version if pg_version else 'SQLite (WAL, IMMEDIATE transactions)'}",
         f"server     gunicorn gthread, {workers} workers × {threads} threads (hisguard.gunicorn_conf)",

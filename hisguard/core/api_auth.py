@@ -46,13 +46,10 @@ class ReportTokenOrApiTokenAuth(HttpBearer):
     """POST /reports: a workstation's own report token, or a machine's API token."""
 
     def authenticate(self, request: HttpRequest, token: str):
-        from hisguard.organisation.models import REPORTING_KINDS, Asset
+        from hisguard.organisation.lookup import reporter_by_token
+        from hisguard.organisation.models import REPORTING_KINDS
 
-        asset = (
-            Asset.objects.select_related("hospital", "department", "upstream", "area__parent__parent")
-            .filter(report_token=token)
-            .first()
-        )
+        asset = reporter_by_token(token)
         if asset is not None and asset.kind in REPORTING_KINDS and asset.is_active:
             set_actor(None, label=f"workstation {asset.hostname}", ip=client_ip(request))
             return WorkstationPrincipal(asset)

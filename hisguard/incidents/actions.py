@@ -9,8 +9,7 @@ from __future__ import annotations
 import datetime
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db import connection, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -20,6 +19,7 @@ from hisguard.core.errors import DomainError, interpolate
 from hisguard.core.sequences import next_in_sequence
 from hisguard.incidents import gbt, signals, timeline
 from hisguard.incidents.classification import classify
+from hisguard.incidents.correlation import find_related_incident, link_evidence
 from hisguard.incidents.evidence import gather, thresholds_for
 from hisguard.incidents.models import (
     OPEN_STATUSES,
@@ -47,8 +47,10 @@ TRANSITIONS: dict[str, set[str]] = {
 
 def lock_hospital(hospital: Hospital) -> None:
     """Serialise correlation per hospital, so two simultaneous reports cannot each open an
-    incident for what is one fault. (SQLite's IMMEDIATE transactions already serialise.)"""
-    Hospital.objects.select_for_update().filter(pk=hospital.pk).values_list("pk", flat=True).first()
+    incident for what is one fault. SQLite needs no statement for it: its IMMEDIATE
+    transactions hold the database's write lock from the start."""
+    if connection.features.has_select_for_update:
+        Hospital.objects.select_for_update().filter(pk=hospital.pk).values_list("pk", flat=True).first()
 
 
 def _local_day(now: datetime.datetime) -> datetime.date:
@@ -74,49 +76,6 @@ def _new_incident(
     return incident
 
 
-def find_related_incident(report, now: datetime.datetime) -> Incident | None:
-    """The open incident a new report belongs to, most severe first (DESIGN §4 correlation).
-
-    Written with EXISTS subqueries: joining an incident's reports with its assets and
-    de-duplicating cost ~200 ms per report once an incident had a thousand of each."""
-    from hisguard.reporting.models import FaultReport
-
-    thresholds = thresholds_for(report.hospital)
-    open_incidents = Incident.objects.filter(hospital=report.hospital, status__in=OPEN_STATUSES)
-
-    # Known outages hold while the incident is open: a down asset on this workstation's path,
-    # or a system already down hospital-wide.
-    lasting = Q(pk__in=[])
-    if report.workstation_id:
-        path = [report.workstation_id] + [a.pk for a in report.workstation.upstream_chain()]
-        lasting |= Q(
-            Exists(IncidentAsset.objects.filter(incident=OuterRef("pk"), is_down=True, asset_id__in=path))
-        )
-    if report.system_id:
-        lasting |= Q(hospital_class=1) & Q(
-            Exists(
-                Incident.systems.through.objects.filter(
-                    incident=OuterRef("pk"), informationsystem_id=report.system_id
-                )
-            )
-        )
-
-    # Fresh evidence relates within the window: same workstation, same switch, same system.
-    reports = FaultReport.objects.filter(incident=OuterRef("pk"))
-    related = Q()
-    if report.workstation_id:
-        related |= Q(workstation_id=report.workstation_id)
-    if report.access_switch_id:
-        related |= Q(access_switch_id=report.access_switch_id)
-    if report.system_id:
-        related |= Q(system_id=report.system_id)
-    fresh = Q(pk__in=[])
-    if related:
-        fresh = Q(last_evidence_at__gte=now - thresholds.window) & Q(Exists(reports.filter(related)))
-
-    return open_incidents.filter(lasting | fresh).order_by("hospital_class", "-last_evidence_at").first()
-
-
 def report_title(report) -> str:
     with translation.override(settings.LANGUAGE_CODE):
         where = report.workstation.hostname if report.workstation else (report.department or "")
@@ -125,14 +84,18 @@ def report_title(report) -> str:
 
 
 def attach_report(report, *, now: datetime.datetime | None = None) -> Incident:
-    """Join the report to its related open incident or open a new one, then reclassify."""
+    """Join the report to its related open incident or open a new one, then reclassify.
+
+    A new report may come unsaved: it is then stored already attached (one write, not two)."""
     now = now or report.created_at
     lock_hospital(report.hospital)
     incident = find_related_incident(report, now)
     if incident is None:
         incident = _new_incident(report.hospital, report_title(report), now)
+    else:
+        incident.hospital = report.hospital  # the same row, already loaded with its policy
     _link_report(incident, report, now)
-    reclassify_from_evidence(incident, now)
+    reclassify_from_evidence(incident, now, systems_changed=bool(report.system_id))
     _announce_if_new(incident, now)
     return incident
 
@@ -148,19 +111,11 @@ def _announce_if_new(incident: Incident, now: datetime.datetime) -> None:
 
 def _link_report(incident: Incident, report, now: datetime.datetime) -> None:
     report.incident = incident
-    report.save(update_fields=["incident"])
-    if report.system_id:
-        incident.systems.add(report.system_id)
-    if report.area_id:
-        incident.areas.add(report.area_id)
-    if report.department_id:
-        incident.departments.add(report.department_id)
-    if report.workstation_id:
-        IncidentAsset.objects.get_or_create(
-            incident=incident, asset_id=report.workstation_id, defaults={"since": now}
-        )
-    incident.last_evidence_at = max(incident.last_evidence_at, now)
-    incident.save(update_fields=["last_evidence_at"])
+    if report.pk is None:
+        report.save()
+    else:
+        report.save(update_fields=["incident"])
+    link_evidence(incident, report, now)
     where = report.workstation.hostname if report.workstation else str(report.department or "")
     timeline.add(
         incident,
@@ -177,9 +132,20 @@ def _link_report(incident: Incident, report, now: datetime.datetime) -> None:
 
 
 def reclassify_from_evidence(
-    incident: Incident, now: datetime.datetime, *, down_system_ids: tuple[int, ...] = ()
+    incident: Incident,
+    now: datetime.datetime,
+    *,
+    down_system_ids: tuple[int, ...] = (),
+    systems_changed: bool = True,
 ) -> None:
-    """Raise the class when the evidence calls for it. Evidence never lowers a class."""
+    """Raise the class when the evidence calls for it. Evidence never lowers a class.
+
+    A class I incident with its basis recorded cannot rise further, so new evidence for it
+    is not gathered; its grade is recomputed only when its systems may have changed."""
+    if incident.hospital_class == 1 and incident.class_reasons:
+        if systems_changed or down_system_ids:
+            _refresh_grade(incident, now)
+        return
     thresholds = thresholds_for(incident.hospital)
     result = classify(gather(incident, thresholds, now, down_system_ids), thresholds, now)
     if result.level < incident.hospital_class:
@@ -201,6 +167,8 @@ def reclassify_from_evidence(
     elif not incident.class_reasons:
         incident.class_reasons = [r.as_json() for r in result.reasons if r.level == result.level]
         incident.save(update_fields=["class_reasons"])
+    elif not systems_changed and not down_system_ids:
+        return  # neither the class nor the systems changed: the grade stands
     _refresh_grade(incident, now)
 
 

@@ -191,6 +191,14 @@ class Asset(models.Model):
 
 
 REPORTING_KINDS = {Asset.Kind.WORKSTATION, Asset.Kind.TERMINAL}
+# What taking a report from a workstation reads, loaded with it in one query: its place, its
+# network path up to the core (access → distribution → core) and its hospital's thresholds.
+REPORTER_RELATIONS = (
+    "hospital__classification_policy",
+    "department",
+    "area__parent__parent",
+    "upstream__upstream__upstream",
+)
 SWITCH_KINDS = {Asset.Kind.ACCESS_SWITCH, Asset.Kind.DISTRIBUTION_SWITCH, Asset.Kind.CORE_SWITCH}
 
 

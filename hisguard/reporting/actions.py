@@ -16,8 +16,13 @@ from hisguard.core import audit
 from hisguard.core.errors import DomainError, NotFound, Throttled, interpolate
 from hisguard.core.sequences import next_in_sequence
 from hisguard.incidents.actions import attach_report
-from hisguard.organisation.lookup import find_asset
-from hisguard.organisation.models import REPORTING_KINDS, Asset, Department, InformationSystem
+from hisguard.organisation.lookup import find_reporter
+from hisguard.organisation.models import (
+    REPORTING_KINDS,
+    Asset,
+    Department,
+    InformationSystem,
+)
 from hisguard.organisation.topology import area_parents, building_of
 from hisguard.reporting.models import Channel, FaultReport, Symptom
 
@@ -40,9 +45,7 @@ class ReportInput:
 def find_workstation(identifier: str | int) -> Asset:
     """A workstation by hostname or numeric id."""
     value = str(identifier).strip()
-    asset = find_asset(
-        value, Asset.objects.select_related("hospital", "area__parent__parent", "department", "upstream")
-    )
+    asset = find_reporter(value)
     if asset is None or asset.kind not in REPORTING_KINDS or not asset.is_active:
         raise NotFound(
             interpolate(_("Unknown workstation: %(ws)s."), {"ws": value[:64]}), code="unknown_workstation"
@@ -92,23 +95,35 @@ def check_flood(workstation: Asset | None, now: datetime.datetime) -> None:
         )
 
 
-@transaction.atomic
 def submit_report(data: ReportInput) -> FaultReport:
-    """Store the report and attach it to its incident; committed before the caller answers."""
+    """Store the report and attach it to its incident; committed before the caller answers.
+
+    Checks that only read (the input, the flood limit) run before the transaction, so the
+    write lock that serialises correlation is held for the writes alone. The flood limit may
+    therefore let a burst of simultaneous reports from one workstation one or two past it,
+    which is harmless: it exists to stop a stuck key or a script, not to count exactly."""
     validate(data)
     now = timezone.now()
+    check_flood(data.workstation, now)
+    report = _unsaved_report(data, now)
+    with transaction.atomic():
+        day = timezone.localtime(now).date()
+        report.tracking_number = f"{day:%y%m%d}{next_in_sequence('report', day):04d}"
+        incident = attach_report(report, now=now)
+        audit.record("report.submit", report, incident=incident.number, channel=data.channel)
+    return report
+
+
+def _unsaved_report(data: ReportInput, now: datetime.datetime) -> FaultReport:
     ws = data.workstation
-    check_flood(ws, now)
     department = data.department or (ws.department if ws else None)
     hospital = ws.hospital if ws else department.hospital  # type: ignore[union-attr]
     area_id = ws.area_id if ws else (department.area_id if department else None)
     access_switch = (
         ws.upstream if ws and ws.upstream and ws.upstream.kind == Asset.Kind.ACCESS_SWITCH else None
     )
-    day = timezone.localtime(now).date()
-    report = FaultReport.objects.create(
+    return FaultReport(
         hospital=hospital,
-        tracking_number=f"{day:%y%m%d}{next_in_sequence('report', day):04d}",
         channel=data.channel,
         workstation=ws,
         department=department,
@@ -123,9 +138,6 @@ def submit_report(data: ReportInput) -> FaultReport:
         received_by=data.received_by if getattr(data.received_by, "is_authenticated", False) else None,
         created_at=now,
     )
-    incident = attach_report(report, now=now)
-    audit.record("report.submit", report, incident=incident.number, channel=data.channel)
-    return report
 
 
 def _building_id(

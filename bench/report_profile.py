@@ -110,7 +110,7 @@ PHASES = [
     "hisguard.core.api_auth.ReportTokenOrApiTokenAuth.authenticate",
     "hisguard.reporting.api.find_system",
     "hisguard.reporting.actions.submit_report",
-    "hisguard.reporting.actions.check_flood",
+    "hisguard.reporting.flood.check_flood",
     "hisguard.reporting.actions.validate",
     "hisguard.core.sequences.next_in_sequence",
     "hisguard.incidents.actions.attach_report",

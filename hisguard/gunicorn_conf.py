@@ -11,3 +11,11 @@ graceful_timeout = 10
 accesslog = os.environ.get("WEB_ACCESS_LOG") or None
 errorlog = "-"
 loglevel = "warning"
+
+
+def post_fork(server, worker):
+    import sys
+
+    interval = os.environ.get("HISGUARD_SWITCH_INTERVAL")
+    if interval:
+        sys.setswitchinterval(float(interval))

@@ -20,6 +20,8 @@ from django.apps import apps
 from django.db import models
 from django.db.models.signals import post_delete, post_save
 
+from hisguard.core import sql
+
 AUDITED_APPS = {"organisation", "reporting", "incidents", "core", "paging", "continuity"}
 # Fields never copied into the log: credentials would otherwise leak to auditors.
 SECRET_FIELDS = {"report_token", "token_hash", "password", "status_token", "feed_token"}
@@ -113,15 +115,17 @@ def record(action: str, obj: models.Model | None = None, **details: Any) -> None
     from hisguard.core.models import AuditLog
 
     actor = current_actor()
-    AuditLog.objects.create(
-        actor=actor.user,
-        actor_label=actor.label[:150],
-        action=action,
-        object_type=obj._meta.label_lower if obj is not None else "",
-        object_id=str(obj.pk) if obj is not None else "",
-        object_repr=str(obj)[:200] if obj is not None else "",
-        details={key: _plain(value) for key, value in details.items()},
-        ip_address=actor.ip,
+    sql.insert(
+        AuditLog(
+            actor=actor.user,
+            actor_label=actor.label[:150],
+            action=action,
+            object_type=obj._meta.label_lower if obj is not None else "",
+            object_id=str(obj.pk) if obj is not None else "",
+            object_repr=str(obj)[:200] if obj is not None else "",
+            details={key: _plain(value) for key, value in details.items()},
+            ip_address=actor.ip,
+        )
     )
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from hisguard.core import sql
 from hisguard.core.audit import current_actor
 from hisguard.incidents.classification import describe
 from hisguard.incidents.models import Incident, TimelineEntry
@@ -96,7 +97,7 @@ def add(
     at=None,
 ) -> TimelineEntry:
     actor = current_actor()
-    return TimelineEntry.objects.create(
+    entry = TimelineEntry(
         incident=incident,
         at=at or timezone.now(),
         actor=actor.user,
@@ -106,6 +107,7 @@ def add(
         text=text,
         public=public,
     )
+    return sql.insert(entry)  # type: ignore[return-value]
 
 
 def headline(entry: TimelineEntry) -> str:

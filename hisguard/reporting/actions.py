@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from hisguard.core import audit
-from hisguard.core.errors import DomainError, NotFound, Throttled, interpolate
+from hisguard.core.errors import DomainError, NotFound, interpolate
 from hisguard.core.sequences import next_in_sequence
 from hisguard.incidents.actions import attach_report
 from hisguard.organisation.lookup import find_reporter
@@ -24,6 +24,7 @@ from hisguard.organisation.models import (
     InformationSystem,
 )
 from hisguard.organisation.topology import area_parents, building_of
+from hisguard.reporting.flood import check_flood
 from hisguard.reporting.models import Channel, FaultReport, Symptom
 
 PHONE_RE = re.compile(r"^\+?[0-9][0-9\- ]{2,19}$")
@@ -75,24 +76,6 @@ def validate(data: ReportInput) -> None:
     hospital = data.workstation.hospital if data.workstation else data.department.hospital  # type: ignore[union-attr]
     if data.system is not None and data.system.hospital_id != hospital.pk:
         raise DomainError(_("That system belongs to another hospital."), code="bad_system")
-
-
-def check_flood(workstation: Asset | None, now: datetime.datetime) -> None:
-    """A stuck key or a script must not drown IT: a workstation may report a few times per window."""
-    if workstation is None:
-        return
-    window = datetime.timedelta(seconds=settings.HISGUARD_REPORT_FLOOD_WINDOW_SECONDS)
-    recent = FaultReport.objects.filter(workstation=workstation, created_at__gte=now - window).count()
-    if recent >= settings.HISGUARD_REPORT_FLOOD_LIMIT:
-        raise Throttled(
-            interpolate(
-                _(
-                    "This workstation has already sent %(count)s reports in the last %(minutes)s minutes; IT has them."
-                ),
-                {"count": recent, "minutes": settings.HISGUARD_REPORT_FLOOD_WINDOW_SECONDS // 60},
-            ),
-            retry_after=settings.HISGUARD_REPORT_FLOOD_WINDOW_SECONDS,
-        )
 
 
 def submit_report(data: ReportInput) -> FaultReport:

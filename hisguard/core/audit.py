@@ -142,9 +142,13 @@ def _on_save(sender, instance, created, raw=False, update_fields=None, **kwargs)
     bookkeeping: frozenset[str] = getattr(sender, "AUDIT_BOOKKEEPING_FIELDS", frozenset())
     if not created and update_fields and set(update_fields) <= bookkeeping:
         return
-    record(
-        f"{sender._meta.label_lower}.{'create' if created else 'update'}", instance, values=snapshot(instance)
-    )
+    record_saved(instance, created=created)
+
+
+def record_saved(instance: models.Model, *, created: bool) -> None:
+    """The entry a save writes; for rows inserted without ``save()`` (see core.sql.insert)."""
+    action = f"{instance._meta.label_lower}.{'create' if created else 'update'}"
+    record(action, instance, values=snapshot(instance))
 
 
 def _on_delete(sender, instance, **kwargs) -> None:

@@ -130,9 +130,10 @@ _INSERTS: dict[tuple[str, type[Model]], tuple[str, list]] = {}
 
 
 def insert(instance: Model) -> Model:
-    """Insert a new row of an append-only log (audit log, incident timeline) in one prepared
-    statement: what ``save()`` does for a new row, without building the SQL anew each time and
-    without ``pre_save``/``post_save`` signals, which such logs neither have nor want."""
+    """Insert a new row in one prepared statement: what ``save()`` does for a new row, without
+    building the SQL anew each time, and without the ``pre_save``/``post_save`` signals. For
+    append-only logs (audit log, incident timeline), which neither have nor want them, and for
+    a new fault report, whose caller writes its audit entry itself."""
     model = type(instance)
     key = (connection.vendor, model)
     if key not in _INSERTS:

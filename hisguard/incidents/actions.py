@@ -14,7 +14,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from hisguard.core import audit
+from hisguard.core import audit, sql
 from hisguard.core.errors import DomainError, interpolate
 from hisguard.core.sequences import next_in_sequence
 from hisguard.incidents import gbt, signals, timeline
@@ -112,7 +112,10 @@ def _announce_if_new(incident: Incident, now: datetime.datetime) -> None:
 def _link_report(incident: Incident, report, now: datetime.datetime) -> None:
     report.incident = incident
     if report.pk is None:
-        report.save()
+        # A new report: one prepared INSERT (it runs under the correlation lock for every
+        # report), then the audit entry its save would have written.
+        sql.insert(report)
+        audit.record_saved(report, created=True)
     else:
         report.save(update_fields=["incident"])
     link_evidence(incident, report, now)

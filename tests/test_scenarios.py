@@ -185,3 +185,33 @@ def test_class_ii_is_resolved_by_the_it_head_not_the_network_administrator(tiny,
     assert api(it.client, "post", base, it.token, {"status": "confirmed"}).status_code == 200
     assert api(it.client, "post", base, it.token, {"status": "resolved"}).status_code == 403
     assert api(head.client, "post", base, head.token, {"status": "resolved"}).status_code == 200
+
+
+def test_a_system_failing_in_a_busy_hour_gathers_into_one_incident_not_its_reporters_switches(tiny, anon):
+    """Single-PC problems have opened an incident at each of two switches when HIS fails: the
+    HIS reports join the incident that already has HIS, not their own switch's, and reach
+    class I together (three buildings) instead of scattering."""
+    with time_machine.travel(T0, tick=False) as clock:
+
+        def report(host: str, system: str | None = None) -> dict:
+            clock.shift(datetime.timedelta(seconds=20))
+            response = api_report(
+                anon, tiny.ws(host), "cannot_save" if system is None else "cannot_enter", system
+            )
+            assert response.status_code == 201, response.content
+            return response.json()["incident"]
+
+        switch_a = report("PC-A1-1")
+        assert report("PC-A1-2")["id"] == switch_a["id"]
+        first_his = report("PC-A1-3", "HIS")
+        assert first_his["id"] == switch_a["id"]  # the only related incident
+        switch_b = report("PC-B1-1")
+        assert report("PC-B1-2")["id"] == switch_b["id"] != switch_a["id"]  # newer evidence than A's
+        second_his = report("PC-B1-3", "HIS")
+        third_his = report("PC-C1-1", "HIS")
+
+    assert second_his["id"] == third_his["id"] == switch_a["id"]
+    assert third_his["hospital_class"] == 1
+    his = Incident.objects.get(pk=switch_a["id"])
+    assert his.reports.filter(system__code="HIS").count() == 3
+    assert Incident.objects.get(pk=switch_b["id"]).reports.count() == 2

@@ -10,14 +10,24 @@ from hisguard.core import sql
 from hisguard.incidents.evidence import thresholds_for
 from hisguard.incidents.models import OPEN_STATUSES, Incident, IncidentAsset
 
+# How a candidate incident relates to a new report, strongest first. Among incidents of the
+# same class the strongest relation wins, then the most recent evidence.
+KNOWN_OUTAGE, SAME_WORKSTATION, SAME_SYSTEM, SAME_SWITCH = 0, 1, 2, 3
+
 
 def find_related_incident(report, now: datetime.datetime) -> Incident | None:
-    """The open incident a new report belongs to, most severe first (DESIGN §4 correlation).
+    """The open incident a new report belongs to (DESIGN §4 correlation).
 
     An incident relates when it holds a known outage on the report's path (a down asset
-    between the workstation and the core, or its system down hospital-wide: class I), or when
-    it had evidence within the window and one of its reports came from the same workstation,
-    the same access switch or named the same system.
+    between the workstation and the core, or the report's system down hospital-wide: class
+    I), or when it had evidence within the window and one of its reports came from the same
+    workstation, named the same system, or came from behind the same access switch.
+
+    The most severe related incident wins; within a class, the strongest relation: a report
+    naming a system joins the incident that already has that system before an incident that
+    only shares its switch. Otherwise, when a system fails hospital-wide, its first reports
+    would stay in the incidents of their switches (opened by unrelated single-PC reports in
+    a busy hour) instead of gathering into one incident that reaches class I.
 
     Written as SQL by hand: it runs for every report while the correlation lock is held, and
     building the same query with the ORM took ten times as long as running it. Each
@@ -26,45 +36,41 @@ def find_related_incident(report, now: datetime.datetime) -> Incident | None:
     from hisguard.reporting.models import FaultReport
 
     table = sql.tables(Incident, IncidentAsset, Incident.systems.through, FaultReport)
-    conditions: list[str] = []
+    cases: list[str] = []
     params: list[object] = []
     if report.workstation_id:
         path = [report.workstation_id] + [a.pk for a in report.workstation.upstream_chain()]
-        conditions.append(
-            f"EXISTS (SELECT 1 FROM {table[IncidentAsset]} l WHERE l.incident_id = i.id"
-            f" AND l.is_down = %s AND l.asset_id IN ({sql.placeholders(len(path))}))"
+        cases.append(
+            f"WHEN EXISTS (SELECT 1 FROM {table[IncidentAsset]} l WHERE l.incident_id = i.id"
+            f" AND l.is_down = %s AND l.asset_id IN ({sql.placeholders(len(path))})) THEN {KNOWN_OUTAGE}"
         )
         params += [True, *path]
     if report.system_id:
-        conditions.append(
-            f"(i.hospital_class = 1 AND EXISTS (SELECT 1 FROM {table[Incident.systems.through]} s"
-            " WHERE s.incident_id = i.id AND s.informationsystem_id = %s))"
+        cases.append(
+            f"WHEN i.hospital_class = 1 AND EXISTS (SELECT 1 FROM {table[Incident.systems.through]} s"
+            f" WHERE s.incident_id = i.id AND s.informationsystem_id = %s) THEN {KNOWN_OUTAGE}"
         )
         params.append(report.system_id)
-    same = [
-        (column, value)
-        for column, value in (
-            ("workstation_id", report.workstation_id),
-            ("access_switch_id", report.access_switch_id),
-            ("system_id", report.system_id),
-        )
-        if value
-    ]
-    if same:
-        lookups = " UNION ".join(
-            f"SELECT r.incident_id FROM {table[FaultReport]} r WHERE r.{column} = %s" for column, _ in same
-        )
-        conditions.append(f"(i.last_evidence_at >= %s AND i.id IN ({lookups}))")
-        window_start = sql.datetime_param(now - thresholds_for(report.hospital).window)
-        params += [window_start, *(value for _, value in same)]
-    if not conditions:
+    window_start = sql.datetime_param(now - thresholds_for(report.hospital).window)
+    for relation, column, value in (
+        (SAME_WORKSTATION, "workstation_id", report.workstation_id),
+        (SAME_SYSTEM, "system_id", report.system_id),
+        (SAME_SWITCH, "access_switch_id", report.access_switch_id),
+    ):
+        if value:
+            cases.append(
+                f"WHEN i.last_evidence_at >= %s AND i.id IN"
+                f" (SELECT r.incident_id FROM {table[FaultReport]} r WHERE r.{column} = %s) THEN {relation}"
+            )
+            params += [window_start, value]
+    if not cases:
         return None
     query = (
-        f"SELECT i.* FROM {table[Incident]} i WHERE i.hospital_id = %s"
-        f" AND i.status IN ({sql.placeholders(len(OPEN_STATUSES))}) AND ({' OR '.join(conditions)})"
-        " ORDER BY i.hospital_class, i.last_evidence_at DESC LIMIT 1"
+        f"SELECT * FROM (SELECT i.*, CASE {' '.join(cases)} END AS relation FROM {table[Incident]} i"
+        f" WHERE i.hospital_id = %s AND i.status IN ({sql.placeholders(len(OPEN_STATUSES))})) candidate"
+        " WHERE relation IS NOT NULL ORDER BY hospital_class, relation, last_evidence_at DESC LIMIT 1"
     )
-    found = list(Incident.objects.raw(query, [report.hospital_id, *OPEN_STATUSES, *params]))
+    found = list(Incident.objects.raw(query, [*params, report.hospital_id, *OPEN_STATUSES]))
     return found[0] if found else None
 
 

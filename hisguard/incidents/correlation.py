@@ -12,7 +12,7 @@ from hisguard.incidents.models import OPEN_STATUSES, Incident, IncidentAsset
 
 # How a candidate incident relates to a new report, strongest first. Among incidents of the
 # same class the strongest relation wins, then the most recent evidence.
-KNOWN_OUTAGE, SAME_WORKSTATION, SAME_SYSTEM, SAME_SWITCH = 0, 1, 2, 3
+KNOWN_OUTAGE, SAME_SYSTEM, SAME_WORKSTATION, SAME_SWITCH = 0, 1, 2, 3
 
 
 def find_related_incident(report, now: datetime.datetime) -> Incident | None:
@@ -24,10 +24,11 @@ def find_related_incident(report, now: datetime.datetime) -> Incident | None:
     workstation, named the same system, or came from behind the same access switch.
 
     The most severe related incident wins; within a class, the strongest relation: a report
-    naming a system joins the incident that already has that system before an incident that
-    only shares its switch. Otherwise, when a system fails hospital-wide, its first reports
-    would stay in the incidents of their switches (opened by unrelated single-PC reports in
-    a busy hour) instead of gathering into one incident that reaches class I.
+    naming a system joins the incident where most reports name that system, before one that
+    only shares its workstation or switch. Otherwise, when a system fails hospital-wide, its
+    first reports would stay in the incidents of their workstations and switches (opened by
+    unrelated single-PC reports in a busy hour) instead of gathering into one incident that
+    reaches class I.
 
     Written as SQL by hand: it runs for every report while the correlation lock is held, and
     building the same query with the ORM took ten times as long as running it. Each
@@ -53,8 +54,8 @@ def find_related_incident(report, now: datetime.datetime) -> Incident | None:
         params.append(report.system_id)
     window_start = sql.datetime_param(now - thresholds_for(report.hospital).window)
     for relation, column, value in (
-        (SAME_WORKSTATION, "workstation_id", report.workstation_id),
         (SAME_SYSTEM, "system_id", report.system_id),
+        (SAME_WORKSTATION, "workstation_id", report.workstation_id),
         (SAME_SWITCH, "access_switch_id", report.access_switch_id),
     ):
         if value:
@@ -65,12 +66,22 @@ def find_related_incident(report, now: datetime.datetime) -> Incident | None:
             params += [window_start, value]
     if not cases:
         return None
+    # Among incidents that share the system, the one where most reports name it: the system's
+    # outage has one home even before it reaches class I.
+    system_reports, system_params = "0", []
+    if report.system_id:
+        system_reports = (
+            f"(SELECT COUNT(*) FROM {table[FaultReport]} n WHERE n.incident_id = i.id AND n.system_id = %s)"
+        )
+        system_params = [report.system_id]
     query = (
-        f"SELECT * FROM (SELECT i.*, CASE {' '.join(cases)} END AS relation FROM {table[Incident]} i"
+        f"SELECT * FROM (SELECT i.*, CASE {' '.join(cases)} END AS relation, {system_reports} AS system_reports"
+        f" FROM {table[Incident]} i"
         f" WHERE i.hospital_id = %s AND i.status IN ({sql.placeholders(len(OPEN_STATUSES))})) candidate"
-        " WHERE relation IS NOT NULL ORDER BY hospital_class, relation, last_evidence_at DESC LIMIT 1"
+        " WHERE relation IS NOT NULL"
+        " ORDER BY hospital_class, relation, system_reports DESC, last_evidence_at DESC LIMIT 1"
     )
-    found = list(Incident.objects.raw(query, [*params, report.hospital_id, *OPEN_STATUSES]))
+    found = list(Incident.objects.raw(query, [*params, *system_params, report.hospital_id, *OPEN_STATUSES]))
     return found[0] if found else None
 
 

@@ -21,6 +21,9 @@ def escalate(sender, incident, old_class, new_class, now, **kwargs) -> None:
 def on_status(sender, incident, old_status, new_status, message, now, **kwargs) -> None:
     if new_status in (Status.RESOLVED, Status.CLOSED):
         stop_escalations(incident, now)
+    if old_status == Status.RESOLVED and new_status == Status.RESPONDING:
+        # Reopened: the fault is back, so its people are paged again from the first step.
+        start_escalation(incident, now)
     if new_status in (Status.CONFIRMED, Status.RESOLVED):
         with translation.override("zh-hans"):
             text = message or (

@@ -135,6 +135,24 @@ def test_resolving_stops_everything_and_cancels_what_was_not_sent(staff, receive
     assert set(Notification.objects.values_list("state", flat=True)) <= {Notification.State.CANCELLED}
 
 
+def test_reopening_a_resolved_incident_pages_again_from_the_first_step(staff, receiver, worker, tiny, actors):
+    admin = actors["network_admin"].user
+    with time_machine.travel(at("2026-11-25T10:00"), tick=False) as clock:
+        report = api_report(Client(), tiny.ws("PC-A1-1")).json()
+        incident = Incident.objects.get(pk=report["incident"]["id"])
+        worker.run_once()
+        incident_actions.change_status(incident, "resolved", user=admin)
+        clock.shift(15 * MINUTE)
+        incident_actions.change_status(incident, "responding", user=admin)  # it came back
+        worker.run_once()
+        assert paged(receiver) == ["NA1", "NA1"]
+        clock.shift(31 * MINUTE)
+        worker.run_once()
+    assert paged(receiver)[-1] == "ITH"  # the new run escalates on its own clock
+    runs = list(EscalationRun.objects.order_by("started_at").values_list("state", flat=True))
+    assert runs == [EscalationRun.State.STOPPED, EscalationRun.State.FINISHED]
+
+
 def test_a_step_never_fires_twice_even_if_processed_again(staff, receiver, worker, tiny):
     with time_machine.travel(at("2026-11-25T10:00"), tick=False):
         api_report(Client(), tiny.ws("PC-A1-1"))

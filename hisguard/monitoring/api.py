@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
-from django.http import HttpRequest, JsonResponse
+from django.http import Http404, HttpRequest, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from ninja import Query, Router, Schema
@@ -23,6 +23,7 @@ from hisguard.monitoring.models import (
     IntakeSource,
     Sample,
 )
+from hisguard.organisation.lookup import find_asset
 from hisguard.organisation.models import Asset, InformationSystem
 
 router = Router(tags=["monitoring"])
@@ -300,11 +301,11 @@ class MapIn(Schema):
 def map_alert(request: HttpRequest, alert_id: int, payload: MapIn):
     user = require(request, MANAGE)
     alert = get_object_or_404(Alert, pk=alert_id)
-    asset = (
-        get_object_or_404(Asset, hospital=alert.hospital, hostname__iexact=payload.asset)
-        if payload.asset
-        else None
-    )
+    asset = None
+    if payload.asset:
+        asset = find_asset(payload.asset, Asset.objects.filter(hospital=alert.hospital), allow_id=False)
+        if asset is None:
+            raise Http404
     system = (
         get_object_or_404(InformationSystem, hospital=alert.hospital, code__iexact=payload.system)
         if payload.system

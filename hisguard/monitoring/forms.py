@@ -11,6 +11,7 @@ from hisguard.core.errors import DomainError
 from hisguard.monitoring import netguard
 from hisguard.monitoring.models import ActiveCheck, Heartbeat, IntakeSource, MaintenanceWindow, MappingRule
 from hisguard.monitoring.probes import sqlite_path_allowed
+from hisguard.organisation.lookup import find_asset
 from hisguard.organisation.models import Asset, Hospital, InformationSystem
 
 CHECK_FIELDS = [
@@ -42,7 +43,7 @@ class TargetMixin(forms.Form):
             hospital = _hospital(cleaned.get("hospital_code", ""))
         hostname = (cleaned.get("asset_hostname") or "").strip()
         if hostname:
-            asset = Asset.objects.select_related("hospital").filter(hostname__iexact=hostname).first()
+            asset = find_asset(hostname, Asset.objects.select_related("hospital"), allow_id=False)
             if asset is None:
                 self.add_error("asset_hostname", _("No asset has this hostname."))
             else:

@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 
 from hisguard.monitoring.models import MappingRule
+from hisguard.organisation.lookup import find_asset
 from hisguard.organisation.models import Asset, Hospital, InformationSystem
 
 ASSET_LABELS = ("hisguard_asset", "asset", "hostname", "host", "instance", "nodename")
@@ -58,7 +59,8 @@ class Mapper:
             return None
         if key not in self._assets:
             query = Asset.objects.filter(hospital=self.hospital)
-            found = query.filter(hostname__iexact=key).values_list("pk", flat=True).first()
+            asset = find_asset(name, query, allow_id=False)
+            found = asset.pk if asset is not None else None
             if found is None:
                 try:
                     ip = str(ipaddress.ip_address(key))

@@ -36,6 +36,7 @@ from hisguard.monitoring.models import (
     StateChange,
 )
 from hisguard.monitoring.writer import heartbeat_ping
+from hisguard.organisation.lookup import find_asset
 from hisguard.organisation.models import Asset, InformationSystem
 
 VIEW = "incidents.view_incident"
@@ -280,7 +281,11 @@ def alert_map(request: HttpRequest, pk: int) -> HttpResponse:
     form = MapForm(request.POST)
     if form.is_valid():
         data = form.cleaned_data
-        asset = Asset.objects.filter(hospital=alert.hospital, hostname__iexact=data["asset_hostname"]).first()
+        asset = (
+            find_asset(data["asset_hostname"], Asset.objects.filter(hospital=alert.hospital), allow_id=False)
+            if data["asset_hostname"]
+            else None
+        )
         system = InformationSystem.objects.filter(
             hospital=alert.hospital, code__iexact=data["system_code"]
         ).first()

@@ -274,10 +274,24 @@ async def _client(base_url: str, concurrency: int):
         await pool.close()
 
 
-async def warm_up(base_url: str, path: str, concurrency: int) -> None:
-    """Let every worker import the app and resolve its URLs before the clock starts."""
+async def warm_up(base_url: str, path: str, concurrency: int, workstations: list[Workstation]) -> None:
+    """Let every worker thread import the app, resolve its URLs, open its database connection
+    and load its translations before the clock starts, as on a server that has been running:
+    GETs, then reports each server must refuse (no symptom), which store nothing."""
     async with _client(base_url, concurrency) as client:
         await asyncio.gather(*(client.get(path) for _ in range(4 * concurrency)), return_exceptions=True)
+        refused = [
+            client.post_json(
+                "/api/v1/reports",
+                {"workstation": ws.hostname},  # no symptom: refused by both servers
+                headers={"Authorization": f"Bearer {ws.token}"},
+            )
+            for ws in workstations[: 4 * concurrency]
+        ]
+        answers = await asyncio.gather(*refused, return_exceptions=True)
+        stored = [a for a in answers if isinstance(a, rawhttp.Response) and a.status_code < 400]
+        if stored:
+            raise BenchError(f"the warm-up's refused reports were accepted: {stored[0].text[:200]}")
 
 
 async def open_loop(base_url: str, plan: list[Request], concurrency: int, deadline: float) -> list[Result]:
@@ -563,6 +577,7 @@ class Figures:
     send_seconds: float
     wall_seconds: float
     client_cpu: float
+    slowest_seconds: list[tuple[int, float, int]] = field(default_factory=list)
     lost: int = 0
     unacknowledged_stored: int = 0
 
@@ -598,7 +613,17 @@ def figures(results: list[Result], wall: float, cpu: float) -> Figures:
         send_seconds=max(starts) - min(starts) if starts else 0.0,
         wall_seconds=wall,
         client_cpu=cpu,
+        slowest_seconds=_slowest_seconds(ok),
     )
+
+
+def _slowest_seconds(ok: list[Result]) -> list[tuple[int, float, int]]:
+    """(second of the schedule, its worst latency in ms, answers in it): where the tail comes from."""
+    by_second: dict[int, list[float]] = defaultdict(list)
+    for r in ok:
+        by_second[int(r.request.at)].append(r.latency * 1000)
+    worst = sorted(by_second.items(), key=lambda item: -max(item[1]))[:3]
+    return [(second, max(values), len(values)) for second, values in worst]
 
 
 def print_phase(title: str, fig: Figures, open_loop: bool) -> None:
@@ -616,6 +641,8 @@ def print_phase(title: str, fig: Figures, open_loop: bool) -> None:
             f"    issued over {fig.issue_seconds:.2f} s (at most {fig.issue_lag_ms:.0f} ms behind schedule),"
             f" sent over {fig.send_seconds:.2f} s, last answer after {fig.wall_seconds:.2f} s"
         )
+        worst = ", ".join(f"{second}–{second + 1} s: {ms:.0f} ms" for second, ms, _ in fig.slowest_seconds)
+        print(f"    slowest seconds of the schedule (worst answer): {worst}")
     else:
         print(f"    first request to last answer {fig.wall_seconds:.2f} s")
     print(f"    {fig.throughput:.1f} accepted/s, client CPU {fig.client_cpu:.1f} s")
@@ -680,7 +707,11 @@ class Run:
 
 def measure(server: Server, plan: Plan, args: argparse.Namespace, after_storm=None) -> Run:
     """Warm up, the open-loop storm, `after_storm()` (reads the database), then the closed loop."""
-    asyncio.run(warm_up(server.url, server.warm_up_path, min(args.concurrency, 32)))
+    asyncio.run(
+        warm_up(
+            server.url, server.warm_up_path, min(args.concurrency, 32), [r.workstation for r in plan.closed]
+        )
+    )
     cpu = time.process_time()
     storm = asyncio.run(open_loop(server.url, plan.storm, args.concurrency, args.deadline))
     storm_fig = figures(storm, _wall(storm), time.process_time() - cpu)

@@ -13,6 +13,7 @@ from typing import Any
 from django.conf import settings
 from django.core import signing
 from django.db import transaction
+from django.db.models import Prefetch
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -31,6 +32,7 @@ from hisguard.paging.models import (
     EscalationPolicy,
     EscalationRun,
     Notification,
+    StepTarget,
     Urgency,
 )
 from hisguard.paging.targets import HEADS, resolve_all, snapshot_target
@@ -180,7 +182,11 @@ def ack_url_for(notification: Notification) -> str:
 def policy_snapshot(policy: EscalationPolicy) -> dict[str, Any]:
     """The policy as it is now, expanded into timed firings, frozen onto the run."""
     firings = []
-    for index, step in enumerate(policy.steps.prefetch_related("targets").order_by("order", "delay_minutes")):
+    # Targets with the person or roster their label names: one query, not one per target (a
+    # storm starts dozens of escalations a second, each under the correlation lock).
+    targets_with_names = Prefetch("targets", queryset=StepTarget.objects.select_related("person", "roster"))
+    steps = policy.steps.prefetch_related(targets_with_names).order_by("order", "delay_minutes")
+    for index, step in enumerate(steps):
         targets = [snapshot_target(t) for t in step.targets.all()]
         for repeat in range(step.repeat_times + 1):
             firings.append(

@@ -274,16 +274,19 @@ async def _client(base_url: str, concurrency: int):
         await pool.close()
 
 
-async def warm_up(base_url: str, path: str, concurrency: int, workstations: list[Workstation]) -> None:
+async def warm_up(
+    base_url: str, path: str, concurrency: int, workstations: list[Workstation], refused_body: dict
+) -> None:
     """Let every worker thread import the app, resolve its URLs, open its database connection
     and load its translations before the clock starts, as on a server that has been running:
-    GETs, then reports each server must refuse (no symptom), which store nothing."""
+    GETs, then reports the server must refuse (HISGuard: an empty symptom, after checking
+    the workstation's token; the floor: no symptom), which store nothing."""
     async with _client(base_url, concurrency) as client:
         await asyncio.gather(*(client.get(path) for _ in range(4 * concurrency)), return_exceptions=True)
         refused = [
             client.post_json(
                 "/api/v1/reports",
-                {"workstation": ws.hostname},  # no symptom: refused by both servers
+                {"workstation": ws.hostname, **refused_body},
                 headers={"Authorization": f"Bearer {ws.token}"},
             )
             for ws in workstations[: 4 * concurrency]
@@ -349,9 +352,11 @@ def free_port() -> int:
 class Server:
     """A gunicorn started like production's, in its own process group so it can be stopped whole."""
 
-    def __init__(self, name: str, app: str, warm_up_path: str, env: dict[str, str], log_path: Path) -> None:
+    def __init__(
+        self, name: str, app: str, warm_up_path: str, refused_body: dict, env: dict[str, str], log_path: Path
+    ) -> None:
         self.name, self.app, self.env, self.log_path = name, app, env, log_path
-        self.warm_up_path = warm_up_path
+        self.warm_up_path, self.refused_body = warm_up_path, refused_body
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen | None = None
@@ -709,7 +714,11 @@ def measure(server: Server, plan: Plan, args: argparse.Namespace, after_storm=No
     """Warm up, the open-loop storm, `after_storm()` (reads the database), then the closed loop."""
     asyncio.run(
         warm_up(
-            server.url, server.warm_up_path, min(args.concurrency, 32), [r.workstation for r in plan.closed]
+            server.url,
+            server.warm_up_path,
+            min(args.concurrency, 32),
+            [r.workstation for r in plan.closed],
+            server.refused_body,
         )
     )
     cpu = time.process_time()
@@ -877,6 +886,7 @@ def main() -> int:
             "hisguard",
             "hisguard.wsgi:application",
             "/api/v1/openapi.json",
+            {"symptom": ""},
             hisguard_env,
             tmp / "hisguard.log",
         )
@@ -916,7 +926,7 @@ def main() -> int:
         # --- The floor ------------------------------------------------------------------------
         floor_env = {**env, "DJANGO_SETTINGS_MODULE": "bench.floor.settings"}
         floor = Server(
-            "floor", "bench.floor.wsgi:application", "/api/v1/reports", floor_env, tmp / "floor.log"
+            "floor", "bench.floor.wsgi:application", "/api/v1/reports", {}, floor_env, tmp / "floor.log"
         )
         servers.append(floor)
         floor.start()

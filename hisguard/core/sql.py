@@ -60,7 +60,6 @@ class JoinedQuery:
         self.model, self.where = model, where
         # Each node: (alias, model, parent node index or None, relation to the parent).
         self._nodes: list[tuple[str, type[Model], int | None, Any]] = [("t0", model, None, None)]
-        self._joins: list[tuple[int, int]] = []
         index_of: dict[str, int] = {"": 0}
         for path in relations:
             prefix = ""
@@ -72,51 +71,54 @@ class JoinedQuery:
                     index_of[key] = len(self._nodes)
                     self._nodes.append((f"t{len(self._nodes)}", relation.related_model, parent, relation))
                 prefix = key
-        self._sql: str | None = None
-        self._columns: list[tuple[list[str], list[tuple[int, list]], int]] = []
+        # Per database vendor: the SQL text and, per node, its attribute names, the converters
+        # of the columns that have any (with the column expression they expect), its pk index.
+        self._built: dict[str, tuple[str, list[tuple[list[str], list[tuple[int, list, Any]], int]]]] = {}
 
-    def _build(self) -> str:
-        select, joins = [], [f"{table(self.model)} t0"]
-        self._columns = []
+    def _build(self) -> tuple[str, list[tuple[list[str], list[tuple[int, list, Any]], int]]]:
+        quote = connection.ops.quote_name
+        select, joins, columns = [], [f"{table(self.model)} t0"], []
         for alias, model, parent, relation in self._nodes:
             fields = list(model._meta.concrete_fields)
-            select += [f"{alias}.{connection.ops.quote_name(str(f.column))}" for f in fields]
-            converters = [(i, c) for i, c in enumerate(self._converters(f, alias) for f in fields) if c]
-            self._columns.append(([f.attname for f in fields], converters, fields.index(model._meta.pk)))
+            select += [f"{alias}.{quote(str(f.column))}" for f in fields]
+            converters = []
+            for index, field in enumerate(fields):
+                expression = field.get_col(alias)
+                found = [*connection.ops.get_db_converters(expression), *field.get_db_converters(connection)]
+                if found:
+                    converters.append((index, found, expression))
+            columns.append(([f.attname for f in fields], converters, fields.index(model._meta.pk)))
             if parent is None:
                 continue
             parent_alias = self._nodes[parent][0]
             if relation.concrete:  # forward foreign key: parent.fk_id = child.pk
-                on = f"{alias}.{model._meta.pk.column} = {parent_alias}.{relation.column}"
+                on = f"{alias}.{quote(str(model._meta.pk.column))} = {parent_alias}.{quote(relation.column)}"
             else:  # reverse one-to-one: child.fk_id = parent.pk
-                on = f"{alias}.{relation.field.column} = {parent_alias}.{relation.model._meta.pk.column}"
+                parent_pk = relation.model._meta.pk.column
+                on = f"{alias}.{quote(relation.field.column)} = {parent_alias}.{quote(parent_pk)}"
             joins.append(f"LEFT JOIN {table(model)} {alias} ON {on}")
-        return f"SELECT {', '.join(select)} FROM {' '.join(joins)} WHERE {self.where}"
-
-    @staticmethod
-    def _converters(field, alias: str) -> list:
-        column = field.get_col(alias)
-        return [*connection.ops.get_db_converters(column), *field.get_db_converters(connection)]
+        return f"SELECT {', '.join(select)} FROM {' '.join(joins)} WHERE {self.where}", columns
 
     def fetch(self, params: list) -> list:
-        if self._sql is None:
-            self._sql = self._build()
+        if connection.vendor not in self._built:
+            self._built[connection.vendor] = self._build()
+        statement, columns = self._built[connection.vendor]
         with connection.cursor() as cursor:
-            cursor.execute(self._sql, params)
+            cursor.execute(statement, params)
             rows = cursor.fetchall()
-        return [self._instance(row) for row in rows]
+        return [self._instance(row, columns) for row in rows]
 
-    def _instance(self, row) -> Model:
+    def _instance(self, row, columns) -> Model:
         objects: list[Model | None] = []
         position = 0
         for (_, model, parent, relation), (attnames, converters, pk_index) in zip(
-            self._nodes, self._columns, strict=True
+            self._nodes, columns, strict=True
         ):
             values = list(row[position : position + len(attnames)])
             position += len(attnames)
-            for index, field_converters in converters:
+            for index, field_converters, expression in converters:
                 for converter in field_converters:
-                    values[index] = converter(values[index], None, connection)
+                    values[index] = converter(values[index], expression, connection)
             instance = (
                 model.from_db(connection.alias, attnames, values) if values[pk_index] is not None else None
             )

@@ -14,7 +14,7 @@ from hisguard.paging.actions import notify_reporters, start_escalation, stop_esc
 @receiver(incident_class_raised, dispatch_uid="paging-escalate")
 def escalate(sender, incident, old_class, new_class, now, **kwargs) -> None:
     if incident.is_open:
-        start_escalation(incident, now)
+        start_escalation(incident, now, new_incident=old_class is None)
 
 
 @receiver(incident_status_changed, dispatch_uid="paging-status")

@@ -5,17 +5,13 @@ import os
 bind = os.environ.get("HISGUARD_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("WEB_WORKERS", "2"))
 worker_class = "gthread"
-threads = int(os.environ.get("WEB_THREADS", "8"))
+# Four threads a worker: writes queue for one lock anyway (SQLite's write lock, the hospital's
+# correlation lock on PostgreSQL), and more threads only compete for the CPU with the one
+# holding it (report storm p99 179–243 ms with 4, 188–361 ms with 8; docs/benchmarks.md).
+threads = int(os.environ.get("WEB_THREADS", "4"))
 timeout = 60
 graceful_timeout = 10
 accesslog = os.environ.get("WEB_ACCESS_LOG") or None
 errorlog = "-"
 loglevel = "warning"
 
-
-def post_fork(server, worker):
-    import sys
-
-    interval = os.environ.get("HISGUARD_SWITCH_INTERVAL")
-    if interval:
-        sys.setswitchinterval(float(interval))

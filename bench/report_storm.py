@@ -835,7 +835,7 @@ def main() -> int:
             os.environ.pop(name, None)
         os.environ.update({k: v for k, v in env.items() if k in {"HISGUARD_VAR_DIR", "DATABASE_URL"}})
 
-        for line in machine(pg_version, env.get("WEB_WORKERS", "2"), env.get("WEB_THREADS", "4")):
+        for line in machine(pg_version, env.get("WEB_WORKERS", "2"), env.get("WEB_THREADS", "8")):
             print(line)
         print(
             f"load       {args.reports} reports at {args.rate:.0f}/s open loop, then {args.closed} closed loop;"

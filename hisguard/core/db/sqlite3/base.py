@@ -21,7 +21,7 @@ import os
 import threading
 import time
 
-from django.db.backends.sqlite3 import base
+from django.db.backends.sqlite3 import base, creation
 from django.db.utils import OperationalError
 
 _process_gates: dict[str, threading.Lock] = {}
@@ -35,7 +35,16 @@ def _process_gate(name: str) -> threading.Lock:
         return _process_gates.setdefault(name, threading.Lock())
 
 
+class DatabaseCreation(creation.DatabaseCreation):
+    def _destroy_test_db(self, test_database_name, verbosity):
+        super()._destroy_test_db(test_database_name, verbosity)  # type: ignore[misc]
+        if test_database_name and not self.is_in_memory_db(test_database_name):
+            with contextlib.suppress(OSError):  # the gate's lock file goes with the database
+                os.remove(f"{test_database_name}-writer.lock")
+
+
 class DatabaseWrapper(base.DatabaseWrapper):
+    creation_class = DatabaseCreation
     _gate_file: int | None = None
     _gate_held = False
 
@@ -72,7 +81,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
 
     def _gate_path(self) -> str | None:
         name = str(self.settings_dict["NAME"])
-        return None if self.is_in_memory_db() else f"{name}-writer.lock"
+        return None if self.is_in_memory_db() else f"{name}-writer.lock"  # see DatabaseCreation
 
     def _enter_gate(self) -> None:
         timeout = float(self.settings_dict.get("OPTIONS", {}).get("timeout", 5))

@@ -57,12 +57,20 @@ def _run(request: HttpRequest, form, action: Callable[[dict[str, Any]], Any], ba
     if not form.is_valid():
         _errors(request, form)
         return redirect(back)
+    return _attempt(request, lambda: action(form.cleaned_data), back, saved=True)
+
+
+def _attempt(
+    request: HttpRequest, action: Callable[[], Any], back: str, *, saved: bool = False
+) -> HttpResponse:
+    """Run an action and go back; a refusal is shown (and nothing is saved)."""
     try:
-        action(form.cleaned_data)
+        action()
     except DomainError as exc:
         messages.error(request, str(exc.message))
     else:
-        messages.success(request, gettext("Saved."))
+        if saved:
+            messages.success(request, gettext("Saved."))
     return redirect(back)
 
 
@@ -126,11 +134,7 @@ def assign_role(request: HttpRequest, pk: int) -> HttpResponse:
 @require_perm(COMMAND)
 def relieve(request: HttpRequest, pk: int, assignment_id: int) -> HttpResponse:
     assignment = get_object_or_404(CrisisAssignment, pk=assignment_id, incident_id=pk)
-    try:
-        actions.relieve(assignment)
-    except DomainError as exc:
-        messages.error(request, str(exc.message))
-    return redirect(_incident_url(pk, "crisis-team"))
+    return _attempt(request, lambda: actions.relieve(assignment), _incident_url(pk, "crisis-team"))
 
 
 @require_POST
@@ -191,11 +195,7 @@ def add_resource(request: HttpRequest, pk: int) -> HttpResponse:
 @require_perm(COMMAND)
 def arrange_resource(request: HttpRequest, pk: int, need_id: int) -> HttpResponse:
     need = get_object_or_404(ResourceNeed, pk=need_id, incident_id=pk)
-    try:
-        actions.arrange_resource(need)
-    except DomainError as exc:
-        messages.error(request, str(exc.message))
-    return redirect(_incident_url(pk, "assessment"))
+    return _attempt(request, lambda: actions.arrange_resource(need), _incident_url(pk, "assessment"))
 
 
 @require_POST
@@ -292,11 +292,7 @@ def backentry_page(request: HttpRequest, pk: int) -> HttpResponse:
 def start_recovery(request: HttpRequest, pk: int) -> HttpResponse:
     incident = _hospital_incident(pk)
     system = get_object_or_404(incident.systems.all(), pk=request.POST.get("system") or 0)
-    try:
-        actions.start_recovery(incident, system)
-    except DomainError as exc:
-        messages.error(request, str(exc.message))
-    return redirect(_incident_url(pk, "recovery"))
+    return _attempt(request, lambda: actions.start_recovery(incident, system), _incident_url(pk, "recovery"))
 
 
 @require_POST
@@ -333,11 +329,7 @@ def check_item(request: HttpRequest, pk: int, check_id: int) -> HttpResponse:
 @require_perm(WORK)
 def verify_recovery(request: HttpRequest, pk: int, recovery_id: int) -> HttpResponse:
     recovery = get_object_or_404(SystemRecovery, pk=recovery_id, incident_id=pk)
-    try:
-        actions.verify_recovery(recovery)
-    except DomainError as exc:
-        messages.error(request, str(exc.message))
-    return redirect(_incident_url(pk, "recovery"))
+    return _attempt(request, lambda: actions.verify_recovery(recovery), _incident_url(pk, "recovery"))
 
 
 @require_POST

@@ -393,6 +393,19 @@ class Server:
                 os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(timeout=10)
 
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) the server's processes have used so far: the master and
+        its workers, found by their process group (the server was started in its own)."""
+        if self.proc is None:
+            return 0.0
+        total, tick = 0, os.sysconf("SC_CLK_TCK")
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+                if int(fields[2]) == self.proc.pid:  # field 5 of stat: the process group
+                    total += int(fields[11]) + int(fields[12])  # utime, stime
+        return total / tick
+
     def log_errors(self) -> Counter[str]:
         """The exceptions in the server's log (the last line of each traceback), counted."""
         found: Counter[str] = Counter()
@@ -582,6 +595,7 @@ class Figures:
     send_seconds: float
     wall_seconds: float
     client_cpu: float
+    server_cpu: float = 0.0
     slowest_seconds: list[tuple[int, float, int]] = field(default_factory=list)
     lost: int = 0
     unacknowledged_stored: int = 0
@@ -650,7 +664,11 @@ def print_phase(title: str, fig: Figures, open_loop: bool) -> None:
         print(f"    slowest seconds of the schedule (worst answer): {worst}")
     else:
         print(f"    first request to last answer {fig.wall_seconds:.2f} s")
-    print(f"    {fig.throughput:.1f} accepted/s, client CPU {fig.client_cpu:.1f} s")
+    per_request = fig.server_cpu / fig.accepted * 1000 if fig.accepted else float("nan")
+    print(
+        f"    {fig.throughput:.1f} accepted/s, client CPU {fig.client_cpu:.1f} s,"
+        f" server CPU {fig.server_cpu:.1f} s ({per_request:.2f} ms a request)"
+    )
 
 
 def machine(pg_version: str | None, workers: str, threads: str) -> list[str]:
@@ -721,14 +739,16 @@ def measure(server: Server, plan: Plan, args: argparse.Namespace, after_storm=No
             server.refused_body,
         )
     )
-    cpu = time.process_time()
+    cpu, server_cpu = time.process_time(), server.cpu_seconds()
     storm = asyncio.run(open_loop(server.url, plan.storm, args.concurrency, args.deadline))
     storm_fig = figures(storm, _wall(storm), time.process_time() - cpu)
+    storm_fig.server_cpu = server.cpu_seconds() - server_cpu
     noted = after_storm(storm) if after_storm else None
     time.sleep(1)
-    cpu = time.process_time()
+    cpu, server_cpu = time.process_time(), server.cpu_seconds()
     closed, wall = asyncio.run(closed_loop(server.url, plan.closed, args.concurrency, args.deadline))
     closed_fig = figures(closed, wall, time.process_time() - cpu)
+    closed_fig.server_cpu = server.cpu_seconds() - server_cpu
     return Run(storm, closed, storm_fig, closed_fig, noted)
 
 
@@ -885,7 +905,7 @@ def main() -> int:
         ours = Server(
             "hisguard",
             "hisguard.wsgi:application",
-            "/api/v1/openapi.json",
+            "/api/v1/health",
             {"symptom": ""},
             hisguard_env,
             tmp / "hisguard.log",

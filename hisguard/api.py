@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.db import DatabaseError, connection
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.translation import gettext_lazy as _
 from ninja import NinjaAPI
@@ -66,6 +67,19 @@ def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
 @api.exception_handler(Http404)
 def not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
     return error_response(request, 404, "not_found", _("Not found."))
+
+
+@api.get("/health", auth=None, tags=["health"], summary="Is HISGuard up and its database reachable")
+def health(request: HttpRequest):
+    """For load balancers and the hospital's own monitoring: 200 when this server answers and
+    its database does, 503 otherwise. Needs no token and tells nothing about the hospital."""
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    except DatabaseError:
+        return error_response(request, 503, "database_unavailable", _("The database does not answer."))
+    return {"status": "ok", "database": connection.vendor}
 
 
 api.add_router("/reports", reporting_router)

@@ -16,7 +16,10 @@ def test_report_and_incident_changes_are_audited_with_actor_and_ip(tiny, actors)
     assert submit.actor_label == "workstation PC-A1-1"
     assert submit.ip_address == "10.2.3.4"
     assert submit.details["incident"] == body["incident"]["number"]
-    assert AuditLog.objects.filter(action="reporting.faultreport.create").exists()
+    # One entry says who reported what, from where, into which incident.
+    assert submit.details["values"]["symptom"] == "cannot_enter"
+    assert submit.details["values"]["workstation_id"] == tiny.ws("PC-A1-1").pk
+    assert submit.details["channel"] == "workstation"
 
     it = actors["network_admin"]
     api(

@@ -44,22 +44,64 @@ def datetime_value(value) -> datetime.datetime:
     return value
 
 
+class ModelRows:
+    """A model's columns selected by hand, in field order, turned into instances as the ORM
+    would (``Model.from_db`` with the field and backend converters). What to select and how
+    to convert is worked out once per database vendor."""
+
+    def __init__(self, model: type[Model]) -> None:
+        self.model = model
+        self.fields = list(model._meta.concrete_fields)
+        self.attnames = [f.attname for f in self.fields]
+        self.width = len(self.fields)
+        self._pk_index = self.fields.index(model._meta.pk)  # type: ignore[arg-type]
+        self._converters: dict[str, list[tuple[int, list, Any]]] = {}
+
+    def select(self, alias: str) -> str:
+        """``alias.col1, alias.col2, …`` in the order `instance` expects."""
+        quote = connection.ops.quote_name
+        return ", ".join(f"{alias}.{quote(str(f.column))}" for f in self.fields)
+
+    def instance(self, values) -> Model | None:
+        """The instance for one row's slice of values; None when its key is NULL (no row)."""
+        if values[self._pk_index] is None:
+            return None
+        converters = self._converters.get(connection.vendor)
+        if converters is None:
+            converters = self._converters[connection.vendor] = self._find_converters()
+        if converters:
+            values = list(values)
+            for index, field_converters, expression in converters:
+                for converter in field_converters:
+                    values[index] = converter(values[index], expression, connection)
+        return self.model.from_db(connection.alias, self.attnames, values)
+
+    def _find_converters(self) -> list[tuple[int, list, Any]]:
+        found = []
+        for index, field in enumerate(self.fields):
+            expression = field.get_col(self.model._meta.db_table)
+            converters = [*connection.ops.get_db_converters(expression), *field.get_db_converters(connection)]
+            if converters:
+                found.append((index, converters, expression))
+        return found
+
+
 class JoinedQuery:
     """Rows of a model with related rows in the same statement, like ``select_related``, with
     the SQL text built once per process instead of once per call.
 
     `relations` are ``select_related`` paths through forward foreign keys and reverse
     one-to-one relations; `where` is SQL on the base table's columns, aliased ``t0``. Rows are
-    turned into instances with ``Model.from_db`` and the field and backend converters, and
-    each related instance (or None) is cached on its parent, so reading the relation runs no
-    query. For the one lookup every fault report makes (its workstation with its place,
-    network path and hospital) this is a fifth of the ORM's cost.
+    turned into instances by `ModelRows`, and each related instance (or None) is cached on
+    its parent, so reading the relation runs no query. For the one lookup every fault report
+    makes (its workstation with its place, network path and hospital) this is a fifth of the
+    ORM's cost.
     """
 
     def __init__(self, model: type[Model], relations: tuple[str, ...], where: str) -> None:
         self.model, self.where = model, where
-        # Each node: (alias, model, parent node index or None, relation to the parent).
-        self._nodes: list[tuple[str, type[Model], int | None, Any]] = [("t0", model, None, None)]
+        # Each node: (alias, its rows, parent node index or None, relation to the parent).
+        self._nodes: list[tuple[str, ModelRows, int | None, Any]] = [("t0", ModelRows(model), None, None)]
         index_of: dict[str, int] = {"": 0}
         for path in relations:
             prefix = ""
@@ -67,61 +109,44 @@ class JoinedQuery:
                 key = f"{prefix}__{name}" if prefix else name
                 if key not in index_of:
                     parent = index_of[prefix]
-                    relation: Any = self._nodes[parent][1]._meta.get_field(name)
+                    relation: Any = self._nodes[parent][1].model._meta.get_field(name)
                     index_of[key] = len(self._nodes)
-                    self._nodes.append((f"t{len(self._nodes)}", relation.related_model, parent, relation))
+                    node = (f"t{len(self._nodes)}", ModelRows(relation.related_model), parent, relation)
+                    self._nodes.append(node)
                 prefix = key
-        # Per database vendor: the SQL text and, per node, its attribute names, the converters
-        # of the columns that have any (with the column expression they expect), its pk index.
-        self._built: dict[str, tuple[str, list[tuple[list[str], list[tuple[int, list, Any]], int]]]] = {}
+        self._statements: dict[str, str] = {}  # per database vendor
 
-    def _build(self) -> tuple[str, list[tuple[list[str], list[tuple[int, list, Any]], int]]]:
+    def _build(self) -> str:
         quote = connection.ops.quote_name
-        select, joins, columns = [], [f"{table(self.model)} t0"], []
-        for alias, model, parent, relation in self._nodes:
-            fields = list(model._meta.concrete_fields)
-            select += [f"{alias}.{quote(str(f.column))}" for f in fields]
-            converters = []
-            for index, field in enumerate(fields):
-                expression = field.get_col(alias)
-                found = [*connection.ops.get_db_converters(expression), *field.get_db_converters(connection)]
-                if found:
-                    converters.append((index, found, expression))
-            columns.append(([f.attname for f in fields], converters, fields.index(model._meta.pk)))
+        select, joins = [], [f"{table(self.model)} t0"]
+        for alias, rows, parent, relation in self._nodes:
+            select.append(rows.select(alias))
             if parent is None:
                 continue
             parent_alias = self._nodes[parent][0]
             if relation.concrete:  # forward foreign key: parent.fk_id = child.pk
-                on = f"{alias}.{quote(str(model._meta.pk.column))} = {parent_alias}.{quote(relation.column)}"
+                on = f"{alias}.{quote(str(rows.model._meta.pk.column))} = {parent_alias}.{quote(relation.column)}"
             else:  # reverse one-to-one: child.fk_id = parent.pk
                 parent_pk = relation.model._meta.pk.column
                 on = f"{alias}.{quote(relation.field.column)} = {parent_alias}.{quote(parent_pk)}"
-            joins.append(f"LEFT JOIN {table(model)} {alias} ON {on}")
-        return f"SELECT {', '.join(select)} FROM {' '.join(joins)} WHERE {self.where}", columns
+            joins.append(f"LEFT JOIN {table(rows.model)} {alias} ON {on}")
+        return f"SELECT {', '.join(select)} FROM {' '.join(joins)} WHERE {self.where}"
 
     def fetch(self, params: list) -> list:
-        if connection.vendor not in self._built:
-            self._built[connection.vendor] = self._build()
-        statement, columns = self._built[connection.vendor]
+        statement = self._statements.get(connection.vendor)
+        if statement is None:
+            statement = self._statements[connection.vendor] = self._build()
         with connection.cursor() as cursor:
             cursor.execute(statement, params)
             rows = cursor.fetchall()
-        return [self._instance(row, columns) for row in rows]
+        return [self._instance(row) for row in rows]
 
-    def _instance(self, row, columns) -> Model:
+    def _instance(self, row) -> Model:
         objects: list[Model | None] = []
         position = 0
-        for (_, model, parent, relation), (attnames, converters, pk_index) in zip(
-            self._nodes, columns, strict=True
-        ):
-            values = list(row[position : position + len(attnames)])
-            position += len(attnames)
-            for index, field_converters, expression in converters:
-                for converter in field_converters:
-                    values[index] = converter(values[index], expression, connection)
-            instance = (
-                model.from_db(connection.alias, attnames, values) if values[pk_index] is not None else None
-            )
+        for _, rows, parent, relation in self._nodes:
+            instance = rows.instance(row[position : position + rows.width])
+            position += rows.width
             objects.append(instance)
             if parent is not None and objects[parent] is not None:
                 relation.set_cached_value(objects[parent], instance)

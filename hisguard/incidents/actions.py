@@ -89,13 +89,14 @@ def attach_report(report, *, now: datetime.datetime | None = None) -> Incident:
     A new report may come unsaved: it is then stored already attached (one write, not two)."""
     now = now or report.created_at
     lock_hospital(report.hospital)
-    incident = find_related_incident(report, now)
-    if incident is None:
-        incident = _new_incident(report.hospital, report_title(report), now)
+    match = find_related_incident(report, now)
+    if match is None:
+        incident, linked = _new_incident(report.hospital, report_title(report), now), frozenset[str]()
     else:
+        incident, linked = match.incident, match.linked
         incident.hospital = report.hospital  # the same row, already loaded with its policy
-    _link_report(incident, report, now)
-    reclassify_from_evidence(incident, now, systems_changed=bool(report.system_id))
+    new_system = _link_report(incident, report, now, linked)
+    reclassify_from_evidence(incident, now, systems_changed=new_system)
     _announce_if_new(incident, now)
     return incident
 
@@ -109,16 +110,25 @@ def _announce_if_new(incident: Incident, now: datetime.datetime) -> None:
         )
 
 
-def _link_report(incident: Incident, report, now: datetime.datetime) -> None:
+def _link_report(
+    incident: Incident, report, now: datetime.datetime, linked: frozenset[str] = frozenset()
+) -> bool:
+    """Store the report in its incident; whether the incident gained a system by it."""
     report.incident = incident
     if report.pk is None:
         # A new report: one prepared INSERT (it runs under the correlation lock for every
-        # report), then the audit entry its save would have written.
+        # report) and one audit entry, with the values its save would have recorded.
         sql.insert(report)
-        audit.record_saved(report, created=True)
+        audit.record(
+            "report.submit",
+            report,
+            incident=incident.number,
+            channel=report.channel,
+            values=audit.snapshot(report),
+        )
     else:
         report.save(update_fields=["incident"])
-    link_evidence(incident, report, now)
+    new_system = link_evidence(incident, report, now, linked)
     where = report.workstation.hostname if report.workstation else str(report.department or "")
     timeline.add(
         incident,
@@ -132,6 +142,7 @@ def _link_report(incident: Incident, report, now: datetime.datetime) -> None:
         text=report.text,
         at=now,
     )
+    return new_system
 
 
 def reclassify_from_evidence(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+from dataclasses import dataclass
 
 from django.db import connection
 
@@ -14,8 +15,20 @@ from hisguard.incidents.models import OPEN_STATUSES, Incident, IncidentAsset
 # same class the strongest relation wins, then the most recent evidence.
 KNOWN_OUTAGE, SAME_SYSTEM, SAME_WORKSTATION, SAME_SWITCH = 0, 1, 2, 3
 
+INCIDENT_ROWS = sql.ModelRows(Incident)
+# The links a report gives its incident (see link_evidence), by the report's field.
+LINKS = ("system_id", "area_id", "department_id", "workstation_id")
 
-def find_related_incident(report, now: datetime.datetime) -> Incident | None:
+
+@dataclass
+class Match:
+    """The related incident, and which of the report's links it already has."""
+
+    incident: Incident
+    linked: frozenset[str] = frozenset()
+
+
+def find_related_incident(report, now: datetime.datetime) -> Match | None:
     """The open incident a new report belongs to (DESIGN §4 correlation).
 
     An incident relates when it holds a known outage on the report's path (a down asset
@@ -66,6 +79,7 @@ def find_related_incident(report, now: datetime.datetime) -> Incident | None:
             params += [window_start, value]
     if not cases:
         return None
+    flags, flag_params = _link_flags(report, table)
     # Among incidents that share the system, the one where most reports name it: the system's
     # outage has one home even before it reaches class I.
     system_reports, system_params = "0", []
@@ -75,19 +89,50 @@ def find_related_incident(report, now: datetime.datetime) -> Incident | None:
         )
         system_params = [report.system_id]
     query = (
-        f"SELECT * FROM (SELECT i.*, CASE {' '.join(cases)} END AS relation, {system_reports} AS system_reports"
-        f" FROM {table[Incident]} i"
+        f"SELECT c.*{flags} FROM (SELECT * FROM"
+        f" (SELECT {INCIDENT_ROWS.select('i')}, CASE {' '.join(cases)} END AS relation,"
+        f" {system_reports} AS system_reports FROM {table[Incident]} i"
         f" WHERE i.hospital_id = %s AND i.status IN ({sql.placeholders(len(OPEN_STATUSES))})) candidate"
         " WHERE relation IS NOT NULL"
-        " ORDER BY hospital_class, relation, system_reports DESC, last_evidence_at DESC LIMIT 1"
+        " ORDER BY hospital_class, relation, system_reports DESC, last_evidence_at DESC LIMIT 1) c"
     )
-    found = list(Incident.objects.raw(query, [*params, *system_params, report.hospital_id, *OPEN_STATUSES]))
-    return found[0] if found else None
+    with connection.cursor() as cursor:
+        cursor.execute(query, [*flag_params, *params, *system_params, report.hospital_id, *OPEN_STATUSES])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    width = INCIDENT_ROWS.width
+    present = [link for link, flag in zip(_named_links(report), row[width + 2 :], strict=True) if flag]
+    return Match(INCIDENT_ROWS.instance(row[:width]), frozenset(present))  # type: ignore[arg-type]
 
 
-def link_evidence(incident: Incident, report, now: datetime.datetime) -> None:
+def _named_links(report) -> list[str]:
+    return [link for link in LINKS if getattr(report, link)]
+
+
+def _link_flags(report, table) -> tuple[str, list]:
+    """Whether the chosen incident already has each link the report would give it; asked of
+    that one row only, so link_evidence can skip what is there."""
+    link_tables = {
+        "system_id": (table[Incident.systems.through], "informationsystem_id"),
+        "area_id": (sql.table(Incident.areas.through), "area_id"),
+        "department_id": (sql.table(Incident.departments.through), "department_id"),
+        "workstation_id": (table[IncidentAsset], "asset_id"),
+    }
+    flags, params = "", []
+    for link in _named_links(report):
+        link_table, column = link_tables[link]
+        flags += f", EXISTS (SELECT 1 FROM {link_table} k WHERE k.incident_id = c.id AND k.{column} = %s)"
+        params.append(getattr(report, link))
+    return flags, params
+
+
+def link_evidence(
+    incident: Incident, report, now: datetime.datetime, linked: frozenset[str] = frozenset()
+) -> bool:
     """The report's system, area, department and workstation become the incident's, and its
-    time the incident's latest evidence.
+    time the incident's latest evidence. Links in `linked` are known to exist and skipped.
+    Returns whether the incident gained a system (its grade may change).
 
     One INSERT … ON CONFLICT DO NOTHING per link table instead of a read and a write each.
     These rows and the time follow from the report, whose creation is audited with its
@@ -99,19 +144,20 @@ def link_evidence(incident: Incident, report, now: datetime.datetime) -> None:
     )
     table = sql.tables(Incident, IncidentAsset, systems, areas, departments)
     statements: list[tuple[str, list]] = []
-    for through, column, value in (
-        (systems, "informationsystem_id", report.system_id),
-        (areas, "area_id", report.area_id),
-        (departments, "department_id", report.department_id),
+    for through, column, link in (
+        (systems, "informationsystem_id", "system_id"),
+        (areas, "area_id", "area_id"),
+        (departments, "department_id", "department_id"),
     ):
-        if value:
+        value = getattr(report, link)
+        if value and link not in linked:
             statements.append(
                 (
                     f"INSERT INTO {table[through]} (incident_id, {column}) VALUES (%s, %s) ON CONFLICT DO NOTHING",
                     [incident.pk, value],
                 )
             )
-    if report.workstation_id:
+    if report.workstation_id and "workstation_id" not in linked:
         statements.append(
             (
                 f"INSERT INTO {table[IncidentAsset]} (incident_id, asset_id, is_down, since)"
@@ -127,6 +173,8 @@ def link_evidence(incident: Incident, report, now: datetime.datetime) -> None:
                 [sql.datetime_param(now), incident.pk],
             )
         )
+    if not statements:
+        return False
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql" and len(statements) > 1:
             # One round trip instead of up to five: the writes become data-modifying CTEs of
@@ -137,3 +185,4 @@ def link_evidence(incident: Incident, report, now: datetime.datetime) -> None:
         else:
             for statement, params in statements:
                 cursor.execute(statement, params)
+    return bool(report.system_id) and "system_id" not in linked

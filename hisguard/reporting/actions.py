@@ -12,7 +12,6 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from hisguard.core import audit
 from hisguard.core.errors import DomainError, NotFound, interpolate
 from hisguard.core.sequences import next_in_sequence
 from hisguard.incidents.actions import attach_report
@@ -92,8 +91,7 @@ def submit_report(data: ReportInput) -> FaultReport:
     with transaction.atomic():
         day = timezone.localtime(now).date()
         report.tracking_number = f"{day:%y%m%d}{next_in_sequence('report', day):04d}"
-        incident = attach_report(report, now=now)
-        audit.record("report.submit", report, incident=incident.number, channel=data.channel)
+        attach_report(report, now=now)  # stores the report and its audit entry
     return report
 
 

@@ -9,6 +9,7 @@ from ninja import Field, Router, Schema, Status
 
 from hisguard.core.api_auth import API_AUTH, ReportTokenOrApiTokenAuth, WorkstationPrincipal, require
 from hisguard.core.errors import DomainError, Forbidden, NotFound, interpolate
+from hisguard.core.sql import JoinedQuery
 from hisguard.organisation.models import Department, InformationSystem
 from hisguard.reporting.actions import ReportInput, find_workstation, submit_report
 from hisguard.reporting.models import Channel, FaultReport
@@ -41,9 +42,17 @@ class ReportOut(Schema):
     incident: IncidentRef | None
 
 
+# Reports name their system by its code: the exact code is one statement built once (this
+# runs for nearly every report); any case or the id go through the ORM.
+_SYSTEM_BY_CODE = JoinedQuery(InformationSystem, (), "t0.hospital_id = %s AND t0.code = %s")
+
+
 def find_system(hospital, value: str | None) -> InformationSystem | None:
     if not value:
         return None
+    exact = _SYSTEM_BY_CODE.fetch([hospital.pk, value.strip()])
+    if exact:
+        return exact[0]
     query = InformationSystem.objects.filter(hospital=hospital)
     system = query.filter(code__iexact=value.strip()).first()
     if system is None and value.strip().isdigit():

@@ -208,6 +208,12 @@ def start_escalation(
 ) -> EscalationRun | None:
     """Escalate by the policy of the incident's class; a higher class supersedes a lower one.
 
+    The run is stored due at once with its policy still to be frozen onto it: the worker that
+    fires its first step takes the snapshot (`expand`), as it would have sent that step anyway.
+    This runs inside the report that opened or raised the incident, under the correlation
+    lock, where reading and expanding the policy cost more than the rest of the report; the
+    run row, committed with the incident, is what guarantees the escalation happens.
+
     A new incident has nothing running to check or supersede (it saves two queries on the
     report path, where a storm's first second opens dozens of incidents)."""
     if not new_incident:
@@ -215,40 +221,55 @@ def start_escalation(
         if running.filter(hospital_class__lte=incident.hospital_class).exists():
             return None  # already escalating at this class or above
         running.update(state=EscalationRun.State.SUPERSEDED, ended_at=now, next_due_at=None)
-    policy = EscalationPolicy.objects.filter(
-        hospital=incident.hospital, hospital_class=incident.hospital_class
-    ).first()
-    if policy is None:
-        timeline.add(
-            incident, Kind.ESCALATION, data={"event": "no_policy", "level": incident.hospital_class}, at=now
-        )
-        return None
-    snapshot = policy_snapshot(policy)
-    first_due = (
-        now + datetime.timedelta(minutes=snapshot["firings"][0]["offset_minutes"])
-        if snapshot["firings"]
-        else None
-    )
     run = EscalationRun(
         incident=incident,
         hospital_class=incident.hospital_class,
-        snapshot=snapshot,
+        snapshot={},
         started_at=now,
-        next_due_at=first_due,
-        state=EscalationRun.State.ACTIVE if first_due else EscalationRun.State.FINISHED,
+        next_due_at=now,
+        state=EscalationRun.State.ACTIVE,
     )
     sql.insert(run)  # the run is its own log (not audited, no signals): one prepared INSERT
-    timeline.add(
-        incident,
-        Kind.ESCALATION,
-        data={"event": "started", "policy": policy.name, "level": run.hospital_class},
-        at=now,
-    )
     return run
+
+
+def is_expanded(run: EscalationRun) -> bool:
+    return "firings" in run.snapshot
+
+
+def expand(run: EscalationRun, now: datetime.datetime) -> None:
+    """Freeze the policy of the run's class onto it, as it is now, and plan its first step.
+    A hospital without a policy for the class gets a timeline note instead and no paging."""
+    incident = run.incident
+    policy = EscalationPolicy.objects.filter(
+        hospital_id=incident.hospital_id, hospital_class=run.hospital_class
+    ).first()
+    if policy is None:
+        run.snapshot = {"policy": None, "name": "", "firings": []}
+        timeline.add(
+            incident, Kind.ESCALATION, data={"event": "no_policy", "level": run.hospital_class}, at=now
+        )
+    else:
+        run.snapshot = policy_snapshot(policy)
+        timeline.add(
+            incident,
+            Kind.ESCALATION,
+            data={"event": "started", "policy": policy.name, "level": run.hospital_class},
+            at=now,
+        )
+    firings = run.snapshot["firings"]
+    if firings:
+        run.next_due_at = run.started_at + datetime.timedelta(minutes=firings[0]["offset_minutes"])
+    else:
+        run.next_due_at = None
+        if run.state == EscalationRun.State.ACTIVE:
+            run.state, run.ended_at = EscalationRun.State.FINISHED, now
 
 
 def fire_due(run: EscalationRun, now: datetime.datetime) -> int:
     """Send every firing of the run that is due; returns the notifications created."""
+    if not is_expanded(run):
+        expand(run, now)
     firings = run.snapshot["firings"]
     incident = run.incident
     created = 0
@@ -274,7 +295,7 @@ def fire_due(run: EscalationRun, now: datetime.datetime) -> int:
         if run.state == EscalationRun.State.ACTIVE:
             run.state, run.ended_at = EscalationRun.State.FINISHED, now
     run.lease_until = None
-    run.save(update_fields=["next_index", "next_due_at", "state", "ended_at", "lease_until"])
+    run.save(update_fields=["snapshot", "next_index", "next_due_at", "state", "ended_at", "lease_until"])
     return created
 
 

@@ -38,7 +38,9 @@ def audit(now: datetime.datetime) -> AuditReport:
         state=EscalationRun.State.ACTIVE, next_due_at__isnull=True
     ):
         firings = run.snapshot.get("firings", [])
-        if run.next_index < len(firings):
+        if "firings" not in run.snapshot:  # its policy is not frozen onto it yet: due at once
+            run.next_due_at = run.started_at
+        elif run.next_index < len(firings):
             offset = firings[run.next_index]["offset_minutes"]
             run.next_due_at = run.started_at + datetime.timedelta(minutes=offset)
         else:

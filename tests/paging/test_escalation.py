@@ -191,3 +191,36 @@ def test_drill_messages_are_marked(staff, receiver, worker, tiny):
         worker.run_once()
     assert receiver.requests[0].body["subject"].startswith("【演练】")
     assert receiver.requests[0].body["ack_url"].startswith("http")
+
+
+def test_the_report_stores_the_run_due_and_the_worker_freezes_the_policy_onto_it(
+    staff, receiver, worker, tiny
+):
+    with time_machine.travel(at("2026-11-25T10:00"), tick=False):
+        report = api_report(Client(), tiny.ws("PC-A1-1")).json()
+        run = EscalationRun.objects.get()
+        # Committed with the incident, before the 201: the escalation cannot be lost.
+        assert run.state == EscalationRun.State.ACTIVE and run.next_due_at == at("2026-11-25T10:00")
+        assert run.snapshot == {} and paged(receiver) == []
+        worker.run_once()
+    run.refresh_from_db()
+    assert run.snapshot["name"] == EscalationPolicy.objects.get(hospital_class=3).name
+    assert run.snapshot["firings"] and paged(receiver) == ["NA1"]
+    events = TimelineEntry.objects.filter(
+        incident_id=report["incident"]["id"], kind=TimelineEntry.Kind.ESCALATION
+    )
+    assert [e.data["event"] for e in events] == ["started"]
+
+
+def test_a_class_without_a_policy_says_so_on_the_timeline_and_pages_nobody(staff, receiver, worker, tiny):
+    EscalationPolicy.objects.filter(hospital_class=3).delete()
+    with time_machine.travel(at("2026-11-25T10:00"), tick=False):
+        report = api_report(Client(), tiny.ws("PC-A1-1")).json()
+        worker.run_once()
+    run = EscalationRun.objects.get()
+    assert run.state == EscalationRun.State.FINISHED and run.next_due_at is None
+    assert paged(receiver) == []
+    events = TimelineEntry.objects.filter(
+        incident_id=report["incident"]["id"], kind=TimelineEntry.Kind.ESCALATION
+    )
+    assert [e.data for e in events] == [{"event": "no_policy", "level": 3}]

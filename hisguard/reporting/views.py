@@ -9,7 +9,8 @@ from hisguard.core.errors import DomainError
 from hisguard.core.permissions import require_perm
 from hisguard.incidents.models import OPEN_STATUSES, Incident
 from hisguard.incidents.timeline import headline
-from hisguard.organisation.models import REPORTER_RELATIONS, REPORTING_KINDS, Asset, InformationSystem
+from hisguard.organisation.lookup import reporter_by_token
+from hisguard.organisation.models import REPORTING_KINDS, Asset, InformationSystem
 from hisguard.reporting.actions import ReportInput, submit_report, systems_offered
 from hisguard.reporting.forms import IntakeForm, ReportForm
 from hisguard.reporting.models import Channel, FaultReport
@@ -38,7 +39,7 @@ def known_problems(workstation: Asset):
 @require_http_methods(["GET", "POST"])
 def report_page(request: HttpRequest, token: str) -> HttpResponse:
     """A workstation's own report page: no password, bound to the workstation by its token."""
-    workstation = Asset.objects.select_related(*REPORTER_RELATIONS).filter(report_token=token).first()
+    workstation = reporter_by_token(token)
     if workstation is None or workstation.kind not in REPORTING_KINDS or not workstation.is_active:
         raise Http404
     mine, others = systems_offered(workstation)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import connection
 
@@ -51,7 +52,7 @@ def find_related_incident(report, now: datetime.datetime) -> Match | None:
 
     table = sql.tables(Incident, IncidentAsset, Incident.systems.through, FaultReport)
     cases: list[str] = []
-    params: list[object] = []
+    params: list[Any] = []
     if report.workstation_id:
         path = [report.workstation_id] + [a.pk for a in report.workstation.upstream_chain()]
         cases.append(
@@ -110,7 +111,7 @@ def _named_links(report) -> list[str]:
     return [link for link in LINKS if getattr(report, link)]
 
 
-def _link_flags(report, table) -> tuple[str, list]:
+def _link_flags(report, table) -> tuple[str, list[Any]]:
     """Whether the chosen incident already has each link the report would give it; asked of
     that one row only, so link_evidence can skip what is there."""
     link_tables = {
@@ -119,7 +120,7 @@ def _link_flags(report, table) -> tuple[str, list]:
         "department_id": (sql.table(Incident.departments.through), "department_id"),
         "workstation_id": (table[IncidentAsset], "asset_id"),
     }
-    flags, params = "", []
+    flags, params = "", list[Any]()
     for link in _named_links(report):
         link_table, column = link_tables[link]
         flags += f", EXISTS (SELECT 1 FROM {link_table} k WHERE k.incident_id = c.id AND k.{column} = %s)"

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from hisguard.core.sequences import next_in_sequence
 from hisguard.incidents.evidence import gather, thresholds_for
+from hisguard.incidents.models import Incident, IncidentAsset
 from hisguard.organisation.lookup import find_reporter, reporter_by_token
 from hisguard.organisation.models import REPORTER_RELATIONS, Asset
 from hisguard.reporting.models import FaultReport
@@ -102,3 +103,36 @@ def test_evidence_reads_the_window_as_aware_times(tiny, client):
     )
     later = gather(incident, thresholds_for(incident.hospital), now + datetime.timedelta(minutes=11))
     assert later.reports == []  # outside the window
+
+
+def _link_writes(queries) -> list[str]:
+    """The statements of a report that wrote an incident's evidence links."""
+    link_tables = [
+        t._meta.db_table
+        for t in (
+            Incident.systems.through,
+            Incident.areas.through,
+            Incident.departments.through,
+            IncidentAsset,
+        )
+    ]
+    return [
+        q["sql"] for q in queries if q["sql"].startswith("INSERT") and any(t in q["sql"] for t in link_tables)
+    ]
+
+
+def test_a_report_writes_only_the_links_its_incident_lacks_and_a_new_system_regrades_it(tiny, client):
+    first = api_report(client, tiny.ws("PC-A1-1"), system="LIS").json()["incident"]
+    incident = Incident.objects.get(pk=first["id"])
+    assert incident.system_importance == "important"
+    with CaptureQueriesContext(connection) as queries:
+        again = api_report(client, tiny.ws("PC-A1-1"), system="LIS").json()["incident"]
+    assert again["id"] == first["id"]
+    assert _link_writes(queries) == []  # system, area, department and workstation all there
+    with CaptureQueriesContext(connection) as queries:
+        api_report(client, tiny.ws("PC-A1-1"), symptom="cannot_save", system="HIS")
+    assert len(_link_writes(queries)) == 1  # the new system only
+    incident.refresh_from_db()
+    assert set(incident.systems.values_list("code", flat=True)) == {"LIS", "HIS"}
+    assert incident.system_importance == "critical"  # HIS is especially important
+    assert incident.asset_links.count() == 1 and incident.areas.count() == incident.departments.count() == 1

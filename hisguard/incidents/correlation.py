@@ -46,8 +46,9 @@ def find_related_incident(report, now: datetime.datetime) -> Match | None:
 
     Written as SQL by hand: it runs for every report while the correlation lock is held, and
     building the same query with the ORM took ten times as long as running it. Each
-    "same …" lookup is its own indexed subquery, so its cost does not grow with the size of
-    the incidents."""
+    "same …" lookup is a correlated EXISTS that seeks one (incident, column) index entry per
+    open incident, so its cost grows neither with the incidents' size nor with the history
+    (an uncorrelated ``IN (SELECT …)`` listed every report that ever named the system)."""
     from hisguard.reporting.models import FaultReport
 
     table = sql.tables(Incident, IncidentAsset, Incident.systems.through, FaultReport)
@@ -74,36 +75,37 @@ def find_related_incident(report, now: datetime.datetime) -> Match | None:
     ):
         if value:
             cases.append(
-                f"WHEN i.last_evidence_at >= %s AND i.id IN"
-                f" (SELECT r.incident_id FROM {table[FaultReport]} r WHERE r.{column} = %s) THEN {relation}"
+                f"WHEN i.last_evidence_at >= %s AND EXISTS (SELECT 1 FROM {table[FaultReport]} r"
+                f" WHERE r.incident_id = i.id AND r.{column} = %s) THEN {relation}"
             )
             params += [window_start, value]
     if not cases:
         return None
     flags, flag_params = _link_flags(report, table)
     # Among incidents that share the system, the one where most reports name it: the system's
-    # outage has one home even before it reaches class I.
-    system_reports, system_params = "0", []
+    # outage has one home even before it reaches class I. Counted only for related incidents.
+    system_reports, system_params = "", []
     if report.system_id:
         system_reports = (
-            f"(SELECT COUNT(*) FROM {table[FaultReport]} n WHERE n.incident_id = i.id AND n.system_id = %s)"
+            f" (SELECT COUNT(*) FROM {table[FaultReport]} n"
+            " WHERE n.incident_id = candidate.id AND n.system_id = %s) DESC,"
         )
         system_params = [report.system_id]
     query = (
         f"SELECT c.*{flags} FROM (SELECT * FROM"
-        f" (SELECT {INCIDENT_ROWS.select('i')}, CASE {' '.join(cases)} END AS relation,"
-        f" {system_reports} AS system_reports FROM {table[Incident]} i"
+        f" (SELECT {INCIDENT_ROWS.select('i')}, CASE {' '.join(cases)} END AS relation"
+        f" FROM {table[Incident]} i"
         f" WHERE i.hospital_id = %s AND i.status IN ({sql.placeholders(len(OPEN_STATUSES))})) candidate"
         " WHERE relation IS NOT NULL"
-        " ORDER BY hospital_class, relation, system_reports DESC, last_evidence_at DESC LIMIT 1) c"
+        f" ORDER BY hospital_class, relation,{system_reports} last_evidence_at DESC LIMIT 1) c"
     )
     with connection.cursor() as cursor:
-        cursor.execute(query, [*flag_params, *params, *system_params, report.hospital_id, *OPEN_STATUSES])
+        cursor.execute(query, [*flag_params, *params, report.hospital_id, *OPEN_STATUSES, *system_params])
         row = cursor.fetchone()
     if row is None:
         return None
     width = INCIDENT_ROWS.width
-    present = [link for link, flag in zip(_named_links(report), row[width + 2 :], strict=True) if flag]
+    present = [link for link, flag in zip(_named_links(report), row[width + 1 :], strict=True) if flag]
     return Match(INCIDENT_ROWS.instance(row[:width]), frozenset(present))  # type: ignore[arg-type]
 
 

@@ -89,13 +89,22 @@ class FaultReport(models.Model):
         on_delete=models.SET_NULL,
         related_name="reports",
         verbose_name=_("incident"),
+        db_index=False,  # the (incident, …) indexes below lead with it
     )
 
     class Meta:
         verbose_name = _("fault report")
         verbose_name_plural = _("fault reports")
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["workstation", "created_at"])]
+        indexes = [
+            models.Index(fields=["workstation", "created_at"]),
+            # Correlation asks, of each open incident, whether one of its reports names this
+            # system, came from this workstation or from behind this switch: one seek each,
+            # however many reports name that system over the years.
+            models.Index(fields=["incident", "system"]),
+            models.Index(fields=["incident", "workstation"]),
+            models.Index(fields=["incident", "access_switch"]),
+        ]
 
     def __str__(self) -> str:
         return self.tracking_number

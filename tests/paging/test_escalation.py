@@ -194,7 +194,7 @@ def test_drill_messages_are_marked(staff, receiver, worker, tiny):
 
 
 def test_the_report_stores_the_run_due_and_the_worker_freezes_the_policy_onto_it(
-    staff, receiver, worker, tiny
+    staff, receiver, worker, tiny, actors
 ):
     with time_machine.travel(at("2026-11-25T10:00"), tick=False):
         report = api_report(Client(), tiny.ws("PC-A1-1")).json()
@@ -202,9 +202,14 @@ def test_the_report_stores_the_run_due_and_the_worker_freezes_the_policy_onto_it
         # Committed with the incident, before the 201: the escalation cannot be lost.
         assert run.state == EscalationRun.State.ACTIVE and run.next_due_at == at("2026-11-25T10:00")
         assert run.snapshot == {} and paged(receiver) == []
+        page = actors["it_head"].client.get(f"/incidents/{report['incident']['id']}/").content.decode()
+        assert "启动中" in page  # the incident page: the run is starting
         worker.run_once()
     run.refresh_from_db()
-    assert run.snapshot["name"] == EscalationPolicy.objects.get(hospital_class=3).name
+    policy_name = EscalationPolicy.objects.get(hospital_class=3).name
+    assert run.snapshot["name"] == policy_name
+    page = actors["it_head"].client.get(f"/incidents/{report['incident']['id']}/").content.decode()
+    assert policy_name in page and "启动中" not in page
     assert run.snapshot["firings"] and paged(receiver) == ["NA1"]
     events = TimelineEntry.objects.filter(
         incident_id=report["incident"]["id"], kind=TimelineEntry.Kind.ESCALATION

@@ -157,3 +157,31 @@ def test_incident_page_shows_class_basis_timeline_and_grade(tiny, actors, client
         {"category": "NAI", "loss": "extreme", "reason": "疑似攻击"},
     ).json()
     assert assessed["gbt_grade"] == 1
+
+
+def test_a_big_incident_page_shows_the_latest_reports_and_timeline_with_a_link_to_all(
+    tiny, actors, monkeypatch
+):
+    from hisguard.incidents import views
+
+    monkeypatch.setattr(views, "LATEST_REPORTS", 2)
+    monkeypatch.setattr(views, "LATEST_TIMELINE", 3)
+    bodies = [api_report(Client(), tiny.ws(host), "no_network").json() for host in ("PC-A1-1", "PC-A1-2")]
+    bodies.append(api_report(Client(), tiny.ws("PC-A1-1"), "cannot_save").json())
+    incident = Incident.objects.get(pk=bodies[0]["incident"]["id"])
+    assert {b["incident"]["id"] for b in bodies} == {incident.pk} and incident.reports.count() == 3
+    it = actors["it_head"].client
+    page = it.get(f"/incidents/{incident.pk}/").content.decode()
+    first, second, third = (b["tracking_number"] for b in bodies)
+    assert "显示最近 2 条，共 3 条。" in page and first not in page
+    assert second in page and third in page and "?reports=all" in page
+    everything = it.get(f"/incidents/{incident.pk}/?reports=all").content.decode()
+    assert all(b["tracking_number"] in everything for b in bodies) and 'id="reports-latest"' not in everything
+    total = incident.timeline.count()
+    assert total > 3
+    partial = it.get(f"/incidents/{incident.pk}/timeline/").content.decode()
+    assert partial.count("<li ") == 3 and f"显示最近 3 条，共 {total} 条。" in partial
+    # The full timeline stays full through the 10-second refresh.
+    full = it.get(f"/incidents/{incident.pk}/?timeline=all").content.decode()
+    assert f"/incidents/{incident.pk}/timeline/?timeline=all" in full
+    assert it.get(f"/incidents/{incident.pk}/timeline/?timeline=all").content.decode().count("<li ") == total

@@ -85,15 +85,49 @@ def incident_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _detail_context(request: HttpRequest, incident: Incident) -> dict:
-    evidence_assets = Asset.objects.filter(incident_links__incident=incident)
+# A storm's class I incident gathers hundreds of reports and timeline entries; the page shows
+# the latest of each (and the timeline refreshes every 10 s), with a link to all of them.
+LATEST_REPORTS = 100
+LATEST_TIMELINE = 200
+
+
+def _latest(queryset, limit: int | None, order: tuple[str, ...]) -> tuple[list, int]:
+    """The last `limit` rows in chronological order (all when `limit` is None), and how many
+    there are in all."""
+    if limit is None:
+        rows = list(queryset.order_by(*order))
+        return rows, len(rows)
+    newest_first = tuple(f"-{field}" for field in order)
+    rows = list(queryset.order_by(*newest_first)[:limit])[::-1]
+    total = len(rows) if len(rows) < limit else queryset.count()
+    return rows, total
+
+
+def _timeline_context(request: HttpRequest, incident: Incident) -> dict:
+    show_all = request.GET.get("timeline") == "all"
+    entries, total = _latest(
+        incident.timeline.select_related("actor"), None if show_all else LATEST_TIMELINE, ("at", "id")
+    )
     return {
         "incident": incident,
+        "timeline": [(entry, headline(entry)) for entry in entries],
+        "timeline_total": total,
+        "timeline_all": show_all,
+    }
+
+
+def _detail_context(request: HttpRequest, incident: Incident) -> dict:
+    evidence_assets = Asset.objects.filter(incident_links__incident=incident)
+    reports, reports_total = _latest(
+        incident.reports.select_related("workstation", "department", "system"),
+        None if request.GET.get("reports") == "all" else LATEST_REPORTS,
+        ("created_at", "id"),
+    )
+    return {
+        **_timeline_context(request, incident),
         "basis": [describe(r) for r in incident.class_reasons],
-        "timeline": [(entry, headline(entry)) for entry in incident.timeline.select_related("actor")],
-        "reports": incident.reports.select_related("workstation", "department", "system").order_by(
-            "created_at"
-        ),
+        "reports": reports,
+        "reports_total": reports_total,
         "down_links": IncidentAsset.objects.filter(incident=incident, is_down=True).select_related("asset"),
         "maintenance": incident.maintenance_logs.select_related("asset", "performed_by"),
         "next_statuses": [(s, Status(s).label) for s in actions.TRANSITIONS[incident.status]],
@@ -115,8 +149,7 @@ def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_perm("incidents.view_incident")
 def incident_timeline(request: HttpRequest, pk: int) -> HttpResponse:
     incident = get_object_or_404(Incident, pk=pk)
-    entries = [(entry, headline(entry)) for entry in incident.timeline.select_related("actor")]
-    return render(request, "incidents/_timeline.html", {"incident": incident, "timeline": entries})
+    return render(request, "incidents/_timeline.html", _timeline_context(request, incident))
 
 
 def _run(request: HttpRequest, pk: int, form, action) -> HttpResponse:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent
@@ -104,6 +105,15 @@ TEMPLATES = [
 SQLITE_ENGINE = "hisguard.core.db.sqlite3"
 
 
+def _sqlite_synchronous() -> str:
+    value = env_str("HISGUARD_SQLITE_SYNCHRONOUS", "FULL").strip().upper()
+    if value not in {"FULL", "NORMAL", "EXTRA"}:
+        raise ImproperlyConfigured(
+            f"HISGUARD_SQLITE_SYNCHRONOUS must be FULL, NORMAL or EXTRA, not {value!r}"
+        )
+    return value
+
+
 def _database_config() -> dict[str, Any]:
     url = os.environ.get("DATABASE_URL")
     # Each web thread keeps its connection: a new one costs its setup and the compilation of
@@ -132,11 +142,13 @@ def _database_config() -> dict[str, Any]:
             config["ENGINE"] = SQLITE_ENGINE
         # WAL lets pages read while a report is written; IMMEDIATE takes the write lock at
         # BEGIN so two writers queue instead of failing with "database is locked" mid-way.
+        # synchronous=FULL syncs the log to disk at every commit, so a report answered 201
+        # survives a power cut of the server, not only a crash of HISGuard (NORMAL).
         config["OPTIONS"] = {
             "transaction_mode": "IMMEDIATE",
             "timeout": 20,
             "init_command": (
-                "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+                f"PRAGMA journal_mode=WAL; PRAGMA synchronous={_sqlite_synchronous()}; "
                 "PRAGMA foreign_keys=ON; PRAGMA busy_timeout=20000;"
             ),
         }

@@ -92,3 +92,26 @@ def test_many_threads_writing_at_once_all_commit_with_unique_numbers():
     assert not errors
     assert sorted(taken) == list(range(1, 201))
     assert Sequence.objects.get(name="gate-test", day=day).value == 200
+
+
+@pytest.mark.django_db
+def test_a_commit_reaches_the_disk_before_the_answer():
+    """synchronous=FULL: the write-ahead log is synced at every commit, so a report answered
+    201 survives a power cut of the server, not only a crash of HISGuard."""
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA synchronous")
+        assert cursor.fetchone()[0] == 2  # FULL
+        cursor.execute("PRAGMA journal_mode")
+        assert cursor.fetchone()[0] == "wal"
+
+
+def test_the_sync_level_is_a_setting_and_a_wrong_one_is_refused(monkeypatch):
+    from django.core.exceptions import ImproperlyConfigured
+
+    from hisguard import settings as hisguard_settings
+
+    monkeypatch.setenv("HISGUARD_SQLITE_SYNCHRONOUS", "normal")
+    assert hisguard_settings._sqlite_synchronous() == "NORMAL"
+    monkeypatch.setenv("HISGUARD_SQLITE_SYNCHRONOUS", "off")
+    with pytest.raises(ImproperlyConfigured, match="FULL, NORMAL or EXTRA"):
+        hisguard_settings._sqlite_synchronous()

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection
+from django.db.models import Model
 
 from hisguard.core import sql
 from hisguard.incidents.evidence import thresholds_for
@@ -17,8 +18,14 @@ from hisguard.incidents.models import OPEN_STATUSES, Incident, IncidentAsset
 KNOWN_OUTAGE, SAME_SYSTEM, SAME_WORKSTATION, SAME_SWITCH = 0, 1, 2, 3
 
 INCIDENT_ROWS = sql.ModelRows(Incident)
-# The links a report gives its incident (see link_evidence), by the report's field.
-LINKS = ("system_id", "area_id", "department_id", "workstation_id")
+# The links a report gives its incident (see link_evidence): the report's field, then the
+# link table and its column for that field's value.
+LINKS: dict[str, tuple[type[Model], str]] = {
+    "system_id": (Incident.systems.through, "informationsystem_id"),
+    "area_id": (Incident.areas.through, "area_id"),
+    "department_id": (Incident.departments.through, "department_id"),
+    "workstation_id": (IncidentAsset, "asset_id"),
+}
 
 
 @dataclass
@@ -81,7 +88,7 @@ def find_related_incident(report, now: datetime.datetime) -> Match | None:
             params += [window_start, value]
     if not cases:
         return None
-    flags, flag_params = _link_flags(report, table)
+    flags, flag_params = _link_flags(report)
     # Among incidents that share the system, the one where most reports name it: the system's
     # outage has one home even before it reaches class I. Counted only for related incidents.
     system_reports, system_params = "", []
@@ -113,19 +120,15 @@ def _named_links(report) -> list[str]:
     return [link for link in LINKS if getattr(report, link)]
 
 
-def _link_flags(report, table) -> tuple[str, list[Any]]:
+def _link_flags(report) -> tuple[str, list[Any]]:
     """Whether the chosen incident already has each link the report would give it; asked of
     that one row only, so link_evidence can skip what is there."""
-    link_tables = {
-        "system_id": (table[Incident.systems.through], "informationsystem_id"),
-        "area_id": (sql.table(Incident.areas.through), "area_id"),
-        "department_id": (sql.table(Incident.departments.through), "department_id"),
-        "workstation_id": (table[IncidentAsset], "asset_id"),
-    }
     flags, params = "", list[Any]()
     for link in _named_links(report):
-        link_table, column = link_tables[link]
-        flags += f", EXISTS (SELECT 1 FROM {link_table} k WHERE k.incident_id = c.id AND k.{column} = %s)"
+        model, column = LINKS[link]
+        flags += (
+            f", EXISTS (SELECT 1 FROM {sql.table(model)} k WHERE k.incident_id = c.id AND k.{column} = %s)"
+        )
         params.append(getattr(report, link))
     return flags, params
 
@@ -140,30 +143,21 @@ def link_evidence(
     One INSERT … ON CONFLICT DO NOTHING per link table instead of a read and a write each.
     These rows and the time follow from the report, whose creation is audited with its
     incident, so they are bookkeeping: not audited one by one."""
-    systems, areas, departments = (
-        Incident.systems.through,
-        Incident.areas.through,
-        Incident.departments.through,
-    )
-    table = sql.tables(Incident, IncidentAsset, systems, areas, departments)
     statements: list[tuple[str, list]] = []
-    for through, column, link in (
-        (systems, "informationsystem_id", "system_id"),
-        (areas, "area_id", "area_id"),
-        (departments, "department_id", "department_id"),
-    ):
+    for link in ("system_id", "area_id", "department_id"):
+        model, column = LINKS[link]
         value = getattr(report, link)
         if value and link not in linked:
             statements.append(
                 (
-                    f"INSERT INTO {table[through]} (incident_id, {column}) VALUES (%s, %s) ON CONFLICT DO NOTHING",
+                    f"INSERT INTO {sql.table(model)} (incident_id, {column}) VALUES (%s, %s) ON CONFLICT DO NOTHING",
                     [incident.pk, value],
                 )
             )
     if report.workstation_id and "workstation_id" not in linked:
         statements.append(
             (
-                f"INSERT INTO {table[IncidentAsset]} (incident_id, asset_id, is_down, since)"
+                f"INSERT INTO {sql.table(IncidentAsset)} (incident_id, asset_id, is_down, since)"
                 " VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING",
                 [incident.pk, report.workstation_id, False, sql.datetime_param(now)],
             )
@@ -172,12 +166,16 @@ def link_evidence(
         incident.last_evidence_at = now
         statements.append(
             (
-                f"UPDATE {table[Incident]} SET last_evidence_at = %s WHERE id = %s",
+                f"UPDATE {sql.table(Incident)} SET last_evidence_at = %s WHERE id = %s",
                 [sql.datetime_param(now), incident.pk],
             )
         )
-    if not statements:
-        return False
+    if statements:
+        _execute_together(statements)
+    return bool(report.system_id) and "system_id" not in linked
+
+
+def _execute_together(statements: list[tuple[str, list]]) -> None:
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql" and len(statements) > 1:
             # One round trip instead of up to five: the writes become data-modifying CTEs of
@@ -188,4 +186,3 @@ def link_evidence(
         else:
             for statement, params in statements:
                 cursor.execute(statement, params)
-    return bool(report.system_id) and "system_id" not in linked

@@ -233,12 +233,8 @@ def start_escalation(
     return run
 
 
-def is_expanded(run: EscalationRun) -> bool:
-    return "firings" in run.snapshot
-
-
 def expand(run: EscalationRun, now: datetime.datetime) -> None:
-    """Freeze the policy of the run's class onto it, as it is now, and plan its first step.
+    """Freeze the policy of the run's class onto it, as it is now (`fire_due` then plans it).
     A hospital without a policy for the class gets a timeline note instead and no paging."""
     incident = run.incident
     policy = EscalationPolicy.objects.filter(
@@ -257,18 +253,11 @@ def expand(run: EscalationRun, now: datetime.datetime) -> None:
             data={"event": "started", "policy": policy.name, "level": run.hospital_class},
             at=now,
         )
-    firings = run.snapshot["firings"]
-    if firings:
-        run.next_due_at = run.started_at + datetime.timedelta(minutes=firings[0]["offset_minutes"])
-    else:
-        run.next_due_at = None
-        if run.state == EscalationRun.State.ACTIVE:
-            run.state, run.ended_at = EscalationRun.State.FINISHED, now
 
 
 def fire_due(run: EscalationRun, now: datetime.datetime) -> int:
     """Send every firing of the run that is due; returns the notifications created."""
-    if not is_expanded(run):
+    if not run.is_expanded:
         expand(run, now)
     firings = run.snapshot["firings"]
     incident = run.incident

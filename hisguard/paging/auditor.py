@@ -38,7 +38,7 @@ def audit(now: datetime.datetime) -> AuditReport:
         state=EscalationRun.State.ACTIVE, next_due_at__isnull=True
     ):
         firings = run.snapshot.get("firings", [])
-        if "firings" not in run.snapshot:  # its policy is not frozen onto it yet: due at once
+        if not run.is_expanded:  # its policy is not frozen onto it yet: due at once
             run.next_due_at = run.started_at
         elif run.next_index < len(firings):
             offset = firings[run.next_index]["offset_minutes"]

@@ -383,6 +383,11 @@ class EscalationRun(models.Model):
     def __str__(self) -> str:
         return f"{self.incident_id} class {self.hospital_class} {self.state}"
 
+    @property
+    def is_expanded(self) -> bool:
+        """Whether the worker has frozen its policy onto it (a report only stores it due)."""
+        return "firings" in self.snapshot
+
 
 class AckToken(models.Model):
     """The use of a notification's acknowledgement link. The link itself is signed (it needs no
